@@ -1,0 +1,72 @@
+"""The `curate` console script: one parser, subcommands looked up in a registry.
+
+Each subcommand lives in a module exposing ``HELP`` (one line), ``add_arguments(parser)``
+and ``run(args) -> int``. Those modules must stay light at import time (no torch,
+transformers or datasets at top level) so that ``curate --help`` and ``curate build``
+start fast; heavy imports go inside ``run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from curate.errors import UserError
+
+# name -> module; order is the order shown in --help.
+COMMANDS: dict[str, str] = {
+    "build": "curate.commands.build",
+    "diff": "curate.commands.diff",
+    "export": "curate.commands.export",
+    "publish": "curate.commands.publish",
+    "train": "train.cli",
+    "eval": "eval.cli",
+    "ablate": "curate.commands.ablate",
+    "vocab": "train.vocab_cli",
+}
+
+
+def _available() -> dict[str, object]:
+    mods = {}
+    for name, modname in COMMANDS.items():
+        try:
+            mods[name] = importlib.import_module(modname)
+        except ModuleNotFoundError as e:  # a subcommand not built yet, or its extra not installed
+            if e.name and (modname == e.name or modname.startswith(e.name + ".")):
+                continue
+            raise
+    return mods
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from curate import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="curate",
+        description="zhtune: curate, train, evaluate and ablate Chinese instruction-tuning data.",
+    )
+    parser.add_argument("--version", action="version", version=f"zhtune {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, mod in _available().items():
+        p = sub.add_parser(name, help=mod.HELP, description=mod.HELP)
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""zhtune trainer: TRL SFT/DPO with PEFT methods on a built version."""
