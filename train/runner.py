@@ -106,7 +106,8 @@ def train(cfg: TrainConfig, *, force: bool = False, log: Callable[[str], None] =
             log(f"cache hit: {folder} (finished run with the same config, data version and seed)")
             return folder
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / runs.CONFIG).write_text(yaml.safe_dump(identity["config"], allow_unicode=True, sort_keys=False),
+    if runs.is_main_process():
+        (folder / runs.CONFIG).write_text(yaml.safe_dump(identity["config"], allow_unicode=True, sort_keys=False),
                                       encoding="utf-8")
     resume = runs.last_checkpoint(folder) if not force else None
     record = {
@@ -120,10 +121,13 @@ def train(cfg: TrainConfig, *, force: bool = False, log: Callable[[str], None] =
         "git_commit": runs.git_commit(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "resumed_from": resume.name if resume else None,
     }
-    runs.write_json(record, record_path)
+    main = runs.is_main_process()
+    if main:
+        runs.write_json(record, record_path)
     record = _train_into(cfg, training, version, folder, record, resume, build_datasets, log)
-    runs.write_json(record, record_path)
-    log(f"run finished: {folder}")
+    if main:
+        runs.write_json(record, record_path)
+        log(f"run finished: {folder}")
     return folder
 
 
@@ -153,6 +157,8 @@ def _train_into(cfg, training, version, folder: Path, record: dict, resume, buil
     elapsed = time.time() - started
     out = folder / (MODEL_DIR if cfg.method.name == "full" else ADAPTER_DIR)
     trainer.save_model(str(out))
+    if not trainer.is_world_process_zero():
+        return record
     tokenizer.save_pretrained(str(out))
     metrics = runs.read_metrics(folder)
     runs.plot_loss(metrics, folder / "loss.png", f"{record['name']} ({record['run_id']})")

@@ -7,6 +7,7 @@ status "finished") is a cache hit; an unfinished one resumes from its last check
 from __future__ import annotations
 
 import json
+import os
 import platform
 import subprocess
 from importlib import metadata
@@ -25,6 +26,11 @@ PACKAGES = ("zhtune", "torch", "transformers", "trl", "peft", "accelerate", "dat
 def compute_run_id(identity: dict) -> str:
     """Content address of what determines the result (config, data version, seed, package versions)."""
     return short_id(identity)
+
+
+def is_main_process() -> bool:
+    """Rank 0 under `accelerate launch` / torchrun (the only process that writes the run record)."""
+    return int(os.environ.get("RANK", "0")) == 0
 
 
 def run_dir(output_root: str | Path, name: str, run_id: str) -> Path:
