@@ -18,6 +18,7 @@ class Generation:
     text: str
     n_new_tokens: int
     prompt_tokens: int
+    truncated: bool = False  # the prompt was cut on the left to fit the model
 
 
 def truncate_at(text: str, until: list[str]) -> str:
@@ -41,12 +42,17 @@ def _eos_ids(model, tokenizer) -> set[int]:
 @torch.inference_mode()
 def generate_greedy(model, tokenizer, prompts: list[str], *, add_special_tokens: bool = True,
                     max_new_tokens: int = 32, until: list[str] | None = None, batch_size: int = 8,
-                    on_batch=None) -> list[Generation]:
+                    max_length: int | None = None, on_batch=None) -> list[Generation]:
     until = [s for s in (until or []) if s]
     device = model_device(model)
     pad = _pad_id(tokenizer)
     eos = _eos_ids(model, tokenizer)
     encoded = [tokenizer(p, add_special_tokens=add_special_tokens)["input_ids"] for p in prompts]
+    room = max_length - max_new_tokens if max_length else None
+    if room is not None and room < 1:
+        raise ValueError(f"max_length {max_length} leaves no room for the prompt after {max_new_tokens} new tokens")
+    cut = [bool(room and len(e) > room) for e in encoded]
+    encoded = [e[-room:] if c else e for e, c in zip(encoded, cut)]
     order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]), reverse=True)
     out: list[Generation | None] = [None] * len(prompts)
     for start in range(0, len(order), batch_size):
@@ -67,7 +73,7 @@ def generate_greedy(model, tokenizer, prompts: list[str], *, add_special_tokens:
             while n and new[n - 1] == pad and new[n - 1] not in eos:  # rows stopped early are padded
                 n -= 1
             text = tokenizer.decode(new[:n], skip_special_tokens=True)
-            out[i] = Generation(truncate_at(text, until), n, len(encoded[i]))
+            out[i] = Generation(truncate_at(text, until), n, len(encoded[i]), cut[i])
         if on_batch:
             on_batch(len(idx))
     return out  # type: ignore[return-value]

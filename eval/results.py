@@ -1,0 +1,124 @@
+"""Result folders ``evals/<model>/<task>/<eval id>/``: the id rule, the cache, the three files.
+
+The eval id is the content address of everything that determines the numbers: the model
+(base spec or weights digest, adapter hash), the task file's sha256 and overrides, method,
+shots, CoT, the items scored (their content), and the zhtune version. Batch size is recorded
+but not part of the id. Same id => the finished folder is reused.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import tempfile
+from pathlib import Path
+
+from curate.hashing import sha256_file, short_id
+
+RESULTS = "results.json"
+PREDICTIONS = "predictions.jsonl"
+TABLE = "table.md"
+
+
+def model_identity(model: str | dict) -> dict:
+    """What names the weights, read without loading them: a run's record, or the base spec."""
+    from train.models import SHORTHANDS, ModelSpec
+    from train.runs import dir_digest, read_run
+
+    if isinstance(model, str):
+        run = read_run(model)
+        if run is not None:
+            return {"kind": "run", "run_dir": run["dir"], "run_id": run["run_id"], "base_model": run["model"],
+                    "adapter_sha256": run.get("adapter_sha256"), "method": run["method"]["name"],
+                    "version_id": (run.get("data") or {}).get("version_id"),
+                    "slug": f"{Path(run['dir']).parent.name}-{run['run_id']}"}
+        model = {"path": model}
+    spec = ModelSpec(**model)
+    ident: dict = {"kind": "base", "base_model": spec.model_dump(), "adapter_sha256": None, "run_id": None,
+                   "version_id": None}
+    p = Path(spec.path)
+    if spec.path not in SHORTHANDS and p.is_dir():
+        ident["weights_sha256"] = dir_digest(p)
+    elif spec.path not in SHORTHANDS and p.is_file():
+        ident["weights_sha256"] = sha256_file(p)
+    ident["slug"] = re.sub(r"[^A-Za-z0-9._-]+", "_", p.name if p.exists() else spec.path).strip("_") or "model"
+    return ident
+
+
+def compute_eval_id(identity: dict, task_sha256: str, settings: dict, items_sha256: str) -> str:
+    from curate import __version__
+
+    model_key = {k: v for k, v in identity.items() if k not in ("run_dir", "slug")}
+    return short_id({"model": model_key, "task": task_sha256, "settings": settings, "items": items_sha256,
+                     "zhtune": __version__})
+
+
+def result_dir(output_dir: str | Path, slug: str, task_name: str, eval_id: str) -> Path:
+    return Path(output_dir) / slug / task_name / eval_id
+
+
+def load_cached(path: Path) -> dict | None:
+    f = path / RESULTS
+    if not f.exists():
+        return None
+    try:
+        return json.loads(f.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        return None  # a damaged cache entry is recomputed
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.2f}"
+
+
+def markdown_table(results: dict) -> str:
+    """The short human summary: per category (or class) and the averages."""
+    s = results["scores"]
+    st = results["settings"]
+    what = ", ".join(f"{k}={st[k]}" for k in ("method", "shots", "cot", "scorers") if st.get(k) is not None)
+    head = f"**{results['task']['name']}** · {results['model']['slug']} · {what}\n\n"
+    if results["task"]["kind"] == "multiple_choice":
+        rows = ["| category | subjects | items | acc (weighted) | acc (macro) |", "|---|---:|---:|---:|---:|"]
+        for c, v in s["categories"].items():
+            rows.append(f"| {c} | {v['n_subjects']} | {v['n']} | {_pct(v['acc_weighted'])} | {_pct(v['acc_macro'])} |")
+        rows.append(f"| **all** | {len(s['subjects'])} | {s['n_scored']} | **{_pct(s['acc_weighted'])}** | "
+                    f"**{_pct(s['acc_macro'])}** |")
+        tail = f"\nunscored: {s['n_unscored']} {s['unscored_reasons'] or ''}; unparsed generations: " \
+               f"{s['n_unparsed_generations']}\n"
+        return head + "\n".join(rows) + "\n" + tail
+    out = [head.rstrip("\n")]
+    if "offline" in s:
+        o = s["offline"]
+        out += ["", "offline (ROUGE-L F1 vs std_answer; not a judge score)", "",
+                "| class | scored | unscored | ROUGE-L char | ROUGE-L word |", "|---|---:|---:|---:|---:|"]
+        for c, v in o["per_class"].items():
+            out.append(f"| {c} | {v['n']} | {v['n_unscored']} | {_pct(v['rougeL_char_f'])} | {_pct(v['rougeL_word_f'])} |")
+        out.append(f"| **average (macro)** | {o['n_scored']} | | **{_pct(o['rougeL_char_f_macro'])}** | "
+                   f"**{_pct(o['rougeL_word_f_macro'])}** |")
+    if "judge" in s:
+        j = s["judge"]
+        out += ["", f"judge ({results.get('judge', {}).get('model')})", "", "| class | scored | unscored | score |",
+                "|---|---:|---:|---:|"]
+        for c, v in j["per_class"].items():
+            out.append(f"| {c} | {v['n']} | {v['n_unscored']} | {_pct(v['score'])} |")
+        out.append(f"| **average (macro)** | {j['n_scored']} | | **{_pct(j['score_macro'])}** |")
+        out.append(f"\njudge unscored: {j['unscored_reasons'] or 'none'}")
+    return "\n".join(out) + "\n"
+
+
+def write_result(path: Path, results: dict, predictions: list[dict]) -> None:
+    """Write the three files into a temp folder, then rename: a folder is complete or absent."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=path.parent))
+    try:
+        (tmp / PREDICTIONS).write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in predictions),
+                                       encoding="utf-8")
+        (tmp / TABLE).write_text(markdown_table(results), encoding="utf-8")
+        (tmp / RESULTS).write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        if path.exists():
+            shutil.rmtree(path)
+        tmp.rename(path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
