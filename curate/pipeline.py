@@ -65,6 +65,21 @@ def validate_records(table: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     return kept, as_rejects(bad, pl.col("_reason"), stage="validate")
 
 
+def apply_stage(spec: StageSpec, table: pl.DataFrame, ctx: StageContext):
+    """Run one stage, on the sources it names; the others pass through, original order kept."""
+    module = stage_module(spec.name)
+    if not spec.sources:
+        return module.apply(table, spec.options, ctx)
+    indexed = table.with_row_index("_order")
+    inside = pl.col("source").is_in(spec.sources)
+    result = module.apply(indexed.filter(inside).drop("_order"), spec.options, ctx)
+    # (source, meta) identifies an input record, so kept rows find their old position
+    kept = result.kept.join(indexed.filter(inside).select("_order", "source", "meta"), on=["source", "meta"], how="left")
+    passed = indexed.filter(~inside)
+    merged = pl.concat([kept.select(passed.columns), passed]).sort("_order").drop("_order")
+    return type(result)(merged, result.rejected, result.stats)
+
+
 def run_stages(table: pl.DataFrame, stages: list[StageSpec], ctx: StageContext, funnel: Funnel,
                quiet: bool = False) -> tuple[pl.DataFrame, list[pl.DataFrame]]:
     """Apply each stage in order; return the survivors and the rejects of every stage."""
@@ -77,7 +92,7 @@ def run_stages(table: pl.DataFrame, stages: list[StageSpec], ctx: StageContext, 
         with tqdm(total=table.height, desc=f"{label:<16}", unit="rec", disable=quiet, leave=False) as bar:
             ctx.progress = bar.update
             start = time.perf_counter()
-            result = stage_module(spec.name).apply(table, spec.options, ctx)
+            result = apply_stage(spec, table, ctx)
             seconds = time.perf_counter() - start
             bar.n = table.height
             bar.refresh()

@@ -76,9 +76,11 @@ class StageSpec(Strict):
 
     name: str
     options: Any  # the stage module's Options instance
+    sources: list[str] | None = None  # run only on these sources; the others pass through untouched
 
     def resolved(self) -> dict:
-        return {self.name: self.options.model_dump(mode="json")}
+        opts = self.options.model_dump(mode="json")
+        return {self.name: {**opts, "sources": self.sources} if self.sources else opts}
 
 
 class Recipe(Strict):
@@ -159,6 +161,7 @@ def parse_stage_entry(entry: Any, index: int) -> StageSpec:
     from curate.stages import STAGES, stage_module
 
     where = f"clean[{index}]"
+    sources = None
     if isinstance(entry, str):
         name, raw = entry, {}
     elif isinstance(entry, dict) and len(entry) == 1:
@@ -166,6 +169,8 @@ def parse_stage_entry(entry: Any, index: int) -> StageSpec:
         raw = {} if raw is None else raw
         if not isinstance(raw, dict):
             raise UserError(f"recipe {where}.{name}: options must be a mapping, got {type(raw).__name__}")
+        raw = dict(raw)
+        sources = raw.pop("sources", None)
     else:
         raise UserError(f"recipe {where}: a stage is a name (`- normalize`) or one `name: {{options}}` mapping")
     if name not in STAGES:
@@ -177,7 +182,9 @@ def parse_stage_entry(entry: Any, index: int) -> StageSpec:
         opts = options_model.model_validate(raw)
     except ValidationError as e:
         raise UserError(f"recipe has invalid options:\n{format_validation_error(e, f'{where}.{name}', options_model)}") from None
-    return StageSpec(name=name, options=opts)
+    if sources is not None and not (isinstance(sources, list) and all(isinstance(x, str) for x in sources)):
+        raise UserError(f"recipe {where}.{name}.sources: a list of source names")
+    return StageSpec(name=name, options=opts, sources=sources)
 
 
 def parse_recipe(data: Any, base_dir: Path, origin: str = "recipe") -> Recipe:
@@ -192,6 +199,10 @@ def parse_recipe(data: Any, base_dir: Path, origin: str = "recipe") -> Recipe:
         raise UserError(f"{origin} is invalid:\n{format_validation_error(e, '', Recipe)}") from None
     check_mix_keys(recipe)
     stages = [parse_stage_entry(entry, i) for i, entry in enumerate(raw_clean)]
+    names = {s.name for s in recipe.sources}
+    for i, spec in enumerate(stages):
+        for bad in sorted(set(spec.sources or []) - names):
+            raise UserError(f"recipe clean[{i}].{spec.name}.sources: no source named `{bad}`", hint=f"known: {', '.join(sorted(names))}")
     return recipe.model_copy(update={"clean": stages})
 
 

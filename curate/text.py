@@ -41,3 +41,30 @@ def text_expr(scope: Scope = "conversation") -> pl.Expr:
 
 def cjk_count_expr(text: pl.Expr) -> pl.Expr:
     return text.str.count_matches(f"[{CJK_RANGE}]")
+
+
+def map_contents(table: pl.DataFrame, fn: Callable[[list], list]) -> pl.DataFrame:
+    """Apply a Python batch function to every turn's content and to `rejected`, in one call each.
+
+    Works on the Arrow buffers (offsets kept), so the per-record cost is only `fn`'s own.
+    """
+    import pyarrow as pa
+
+    if table.height == 0:
+        return table
+    msgs = table["messages"].to_arrow()
+    msgs = msgs.combine_chunks() if isinstance(msgs, pa.ChunkedArray) else msgs
+    if msgs.offset:  # a sliced array: rebase so offsets start at 0
+        msgs = pa.concat_arrays([msgs])
+    values = msgs.values
+    roles, contents = values.field("role"), values.field("content")
+    new_contents = pa.array(fn(contents.to_pylist()), type=contents.type)
+    struct = pa.StructArray.from_arrays([roles, new_contents], names=["role", "content"])
+    rebuilt = pa.ListArray.from_arrays(msgs.offsets, struct, mask=msgs.is_null())
+    rejected = table["rejected"].to_list()
+    idx = [i for i, r in enumerate(rejected) if r is not None]
+    if idx:
+        for i, new in zip(idx, fn([rejected[i] for i in idx])):
+            rejected[i] = new
+    return table.with_columns(pl.Series("messages", rebuilt).cast(table.schema["messages"]),
+                              pl.Series("rejected", rejected, dtype=pl.String))

@@ -1,0 +1,281 @@
+"""The dataset card of a version: Hub metadata a machine can trust, and a body a careful reader can.
+
+Everything comes from the version's manifest and splits; nothing is typed in by hand. The card
+says what the mix may be used for (the most restrictive source license), where every record came
+from, how it was cleaned, what the mix became, and how to rebuild the very same version.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+import yaml
+
+from curate.errors import UserError
+from curate.publish.licenses import HUB_LICENSES, MixLicense, most_restrictive
+from curate.version import Version
+
+TASK_CATEGORIES = ("text-generation",)
+DEDUP_STAGES = ("dedup",)
+DECONT_STAGES = ("decontaminate",)
+_EVAL_KEYS = ("against", "eval", "bench", "sets", "tasks", "paths", "datasets", "files")
+
+
+def size_category(n: int) -> str:
+    for bound, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
+                         (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"), (1_000_000_000, "100M<n<1B")):
+        if n < bound:
+            return label
+    return "1B<n<10B"
+
+
+def _known(resource: str) -> set[str]:
+    data = json.loads(resources.files("datasets.utils.resources").joinpath(resource).read_text(encoding="utf-8"))
+    return set(data)
+
+
+def languages(version: Version) -> tuple[list[str], str]:
+    """ISO codes covering >= 1% of records, and a sentence on where they come from."""
+    import polars as pl
+
+    frames = [version.split("train")]
+    if (version.dir / "test.parquet").exists():
+        frames.append(version.split("test"))
+    lang = pl.concat([f.select("lang") for f in frames])["lang"]
+    measured = lang.drop_nulls()
+    if measured.len() == 0:
+        return ["zh"], "`zh` is assumed: no language stage ran, so languages were not measured."
+    codes = (measured.str.to_lowercase().str.replace("__label__", "").str.split("-").list.first()
+             .str.split("_").list.first())
+    counts = codes.value_counts(sort=True)
+    known = _known("languages.json")
+    keep = [c for c, n in counts.iter_rows() if n / lang.len() >= 0.01 and c in known]
+    shares = ", ".join(f"{c} {n / lang.len():.0%}" for c, n in counts.iter_rows())
+    return keep or ["zh"], f"Measured by the language stage on every record: {shares}."
+
+
+def _stage_entries(recipe: dict, names: tuple[str, ...]) -> list[tuple[str, dict]]:
+    out = []
+    for entry in recipe.get("clean", []):
+        name, opts = (entry, {}) if isinstance(entry, str) else next(iter(entry.items()))
+        if name in names:
+            out.append((name, opts or {}))
+    return out
+
+
+def eval_sets(opts: dict) -> list[str]:
+    """The eval sets a decontamination stage compared against, from whatever keys name them."""
+    found = []
+    for key, value in opts.items():
+        if not any(k in key.lower() for k in _EVAL_KEYS):
+            continue
+        items = value if isinstance(value, list) else list(value) if isinstance(value, dict) else [value]
+        for item in items:
+            label = item if isinstance(item, str) else json.dumps(item, ensure_ascii=False, sort_keys=True)
+            if label and label not in found:
+                found.append(label)
+    return found
+
+
+def card_data(version: Version, lic: MixLicense, langs: list[str], preference: bool) -> dict:
+    m = version.manifest
+    hub_sources = [f"{f['hub']}" for i in m["inputs"] for f in i["files"] if f.get("hub")]
+    tags = ["zhtune", "chinese", "instruction-tuning", "sft"] + (["dpo", "preference"] if preference else [])
+    data = {
+        "pretty_name": f"{m['name']} (zhtune version {m['version']})",
+        "language": langs,
+        "license": lic.hub_id,
+        "task_categories": list(TASK_CATEGORIES),
+        "size_categories": [size_category(m["counts"]["train"] + m["counts"]["test"])],
+        "tags": tags,
+    }
+    if lic.hub_id == "other":
+        data["license_name"] = "unknown-source-license" if lic.level == "unknown" else "mixed-source-terms"
+    if hub_sources:
+        data["source_datasets"] = sorted(set(hub_sources))
+    return data
+
+
+def _table(header: list[str], rows: list[list]) -> str:
+    head = "| " + " | ".join(header) + " |\n|" + "|".join("---" for _ in header) + "|\n"
+    return head + "".join("| " + " | ".join(str(c).replace("|", "\\|") for c in r) + " |\n" for r in rows)
+
+
+def _origin(inp: dict) -> str:
+    parts = []
+    for f in inp["files"]:
+        if f.get("hub"):
+            rev = f.get("revision") or "UNPINNED"
+            parts.append(f"[{f['hub']}](https://huggingface.co/datasets/{f['hub']}) @ `{rev}`")
+        else:
+            parts.append(f"`{f['path']}` (sha256 `{f['sha256'][:16]}…`)")
+    return "<br>".join(parts)
+
+
+def _yaml(obj) -> str:
+    return yaml.safe_dump(obj, allow_unicode=True, sort_keys=False, default_flow_style=False).rstrip()
+
+
+def body(version: Version, repo_id: str, tag: str, lic: MixLicense, lang_note: str, preference: int) -> str:
+    m = version.manifest
+    recipe, c = m["recipe"], m["counts"]
+    acc = m["accounting"]
+    out = [f"# {m['name']} — zhtune version `{m['version']}`\n"]
+    if recipe.get("description"):
+        out.append(recipe["description"] + "\n")
+    out.append(f"A Chinese instruction-tuning mix curated with zhtune: train **{c['train']}**, "
+               f"test **{c['test']}** records ({preference} preference pairs); {c['rejected']} records read were "
+               f"rejected, each with a reason. {lang_note}\n")
+    out.append("```python\nfrom datasets import load_dataset\n"
+               f"ds = load_dataset(\"{repo_id}\", \"{m['name']}\", revision=\"{tag}\")\n```\n")
+    out.append(f"Config `{m['name']}` holds this recipe's mix; tag `{tag}` pins exactly this version "
+               "(the main branch holds the latest version published for each recipe).\n")
+
+    out.append("## License and usage\n")
+    out.append(f"**`{lic.hub_id}`** — {lic.reason}. A mix may only be used as its most restrictive source "
+               "allows; every source's own terms still apply to its records:\n")
+    rows = [[s.source, f"`{s.given}`" if s.given else "**not given**", s.level, s.usage] for s in lic.sources]
+    out.append(_table(["source", "license", "kind", "usage"], rows))
+    if lic.hub_id == "other":
+        out.append("\nThe metadata says `other` because no single Hub license identifier describes these terms "
+                   "truthfully; read the table above before using the data.\n")
+
+    out.append("## Sources\n")
+    rows = []
+    for inp in m["inputs"]:
+        a = acc.get(inp["source"], {})
+        rows.append([inp["source"], inp["format"], inp["type"], _origin(inp), inp["records_read"],
+                     a.get("kept", ""), a.get("rejected", "")])
+    out.append(_table(["source", "format", "type", "origin (revision / file digest)", "read", "kept", "rejected"], rows))
+    if not m.get("reproducible", True):
+        out.append("\n**Warning:** at least one Hub source is not pinned to a revision; rebuilding may read "
+                   "different data and give a different version id.\n")
+
+    out.append("## How it was cleaned\n")
+    out.append("Every record read is either in the mix or in the build's `rejected.parquet` with its stage and "
+               "reason (read = kept + rejected holds for every source). The funnel:\n")
+    rows = [[s["stage"], s["in"], s["kept"], s["rejected"],
+             ", ".join(f"{r} {n}" for r, n in s.get("reasons", {}).items()) or "—"] for s in m["funnel"]]
+    out.append(_table(["stage", "in", "kept", "rejected", "reasons"], rows))
+    out.append("\n### Deduplication\n")
+    dedup = _stage_entries(recipe, DEDUP_STAGES)
+    if dedup:
+        for name, opts in dedup:
+            out.append(f"Stage `{name}` with these settings (duplicates keep the first twin in source order):\n")
+            out.append(f"```yaml\n{_yaml(opts)}\n```\n")
+    else:
+        out.append("**No deduplication stage ran**: duplicates across or within sources were not removed.\n")
+    out.append("### Decontamination\n")
+    decont = _stage_entries(recipe, DECONT_STAGES)
+    if decont:
+        for name, opts in decont:
+            sets = eval_sets(opts)
+            listed = ", ".join(f"`{s}`" for s in sets) if sets else "(none named in its settings)"
+            out.append(f"Decontaminated against: {listed}. Settings of stage `{name}`:\n")
+            out.append(f"```yaml\n{_yaml(opts)}\n```\n")
+    else:
+        out.append("**Not decontaminated** against any evaluation set: check overlap before reporting "
+                   "benchmark scores of models trained on this mix.\n")
+    other = [e for e in recipe.get("clean", []) if (e if isinstance(e, str) else next(iter(e))) not in
+             DEDUP_STAGES + DECONT_STAGES]
+    if other:
+        out.append("### Other stages\n")
+        out.append(f"```yaml\n{_yaml(other)}\n```\n")
+
+    mix = m["mix"]
+    out.append("## Mix\n")
+    rule = mix.get("rule") or "keep everything"
+    out.append(f"Rule `{rule}` by {mix.get('group_by', 'source')}"
+               + (f", total {mix['total']}" if mix.get("total") else "") + ", seed "
+               + f"{recipe.get('seed')}; test share {recipe.get('split', {}).get('test', 0)}.\n")
+    groups = sorted(set(mix.get("available", {})) | set(mix.get("realized", {})))
+    rows = [[g, mix.get("available", {}).get(g, ""), mix.get("requested", {}).get(g, ""),
+             mix.get("realized", {}).get(g, 0), mix.get("shortfall", {}).get(g, "")] for g in groups]
+    out.append(_table(["group", "available", "requested", "realized", "shortfall"], rows))
+
+    out.append("## Fields\n")
+    out.append("`id` (content hash of messages + rejected), `source`, `type`, `messages` (list of "
+               "{role, content}: optional system, then user/assistant turns ending with assistant), `rejected` "
+               "(the dispreferred final reply of a preference pair, else null), `lang`, `lang_score`, "
+               "`meta` ({file, line}: where the record was read).\n")
+
+    out.append("## Rebuild this exact version\n")
+    out.append(f"Save the recipe below as `{m['name']}.yaml`, put the source files at the listed paths (their "
+               f"sha256 must match) and run `curate build {m['name']}.yaml`: it prints version `{m['version']}` "
+               "again. The id is a hash of the resolved recipe, the input digests / Hub revisions, the zhtune "
+               f"code (digest `{m.get('code')}`) and these package versions:\n")
+    out.append("`" + ", ".join(f"{k} {v}" for k, v in m.get("packages", {}).items()) + "`\n")
+    out.append(f"```yaml\n{_yaml(recipe)}\n```\n")
+    return "\n".join(out)
+
+
+def build_card(version: Version, repo_id: str, tag: str) -> str:
+    """README.md text (YAML metadata + body) for publishing `version` to `repo_id` at `tag`."""
+    import polars as pl
+    from huggingface_hub import DatasetCard, DatasetCardData
+
+    lic = most_restrictive(version.manifest["inputs"])
+    langs, note = languages(version)
+    frames = [version.split("train")] + ([version.split("test")] if (version.dir / "test.parquet").exists() else [])
+    n_pref = int(pl.concat([f.select("rejected") for f in frames])["rejected"].is_not_null().sum())
+    data = DatasetCardData(**card_data(version, lic, langs, n_pref > 0))
+    text = f"---\n{data.to_yaml()}\n---\n\n" + body(version, repo_id, tag, lic, note, n_pref)
+    return str(DatasetCard(text))
+
+
+def merge_hub_metadata(card: str, hub_card: str | None) -> str:
+    """Our card, carrying over the `configs`/`dataset_info` that `push_to_hub` wrote on the Hub.
+
+    Those keys describe every config in the repo (other recipes too), so they are taken verbatim.
+    """
+    from huggingface_hub import DatasetCard
+
+    ours = DatasetCard(card)
+    if hub_card:
+        theirs = DatasetCard(hub_card).data
+        for key in ("configs", "dataset_info"):
+            if theirs.get(key) is not None:
+                ours.data[key] = theirs.get(key)
+    return str(ours)
+
+
+def check_card(content: str, config_name: str | None = None) -> list[str]:
+    """Offline checks of the card metadata against the Hub's vocabularies and `datasets`' parsers."""
+    from datasets.info import DatasetInfosDict
+    from datasets.utils.metadata import MetadataConfigs
+    from huggingface_hub import DatasetCard
+
+    try:
+        data = DatasetCard(content).data
+    except Exception as e:  # noqa: BLE001 - any parse failure is a broken card
+        return [f"card does not parse: {e}"]
+    problems = []
+    lic = data.get("license")
+    if lic not in HUB_LICENSES:
+        problems.append(f"license `{lic}` is not a Hub license identifier")
+    bad = [x for x in data.get("language") or [] if x not in _known("languages.json")]
+    if not data.get("language") or bad:
+        problems.append(f"language must list ISO codes (bad: {bad or 'missing'})")
+    bad = [x for x in data.get("size_categories") or [] if x not in _known("size_categories.json")]
+    if not data.get("size_categories") or bad:
+        problems.append(f"size_categories invalid: {bad or 'missing'}")
+    if not data.get("task_categories"):
+        problems.append("task_categories missing")
+    try:
+        configs = MetadataConfigs.from_dataset_card_data(data)
+        infos = DatasetInfosDict.from_dataset_card_data(data)
+    except Exception as e:  # noqa: BLE001
+        problems.append(f"configs/dataset_info do not parse: {e}")
+    else:
+        if config_name is not None and config_name not in configs:
+            problems.append(f"configs has no entry for `{config_name}`")
+        if config_name is not None and config_name not in infos:
+            problems.append(f"dataset_info has no entry for `{config_name}`")
+    return problems
+
+
+def validate_or_raise(content: str, config_name: str | None = None) -> None:
+    problems = check_card(content, config_name)
+    if problems:
+        raise UserError("dataset card is invalid: " + "; ".join(problems))

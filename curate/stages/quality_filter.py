@@ -1,0 +1,141 @@
+"""filter: rule-based quality filters. Every rule is on with a default and can be set or turned off (null).
+
+Rules, in the order a record is judged (the first that fails is the reject reason):
+ends_with_user, empty_reply, identical_pair, turn_too_short/long, record_too_short/long,
+low_cjk_share, char_repetition, literal_escapes, truncated_reply, and the pattern sections
+of quality_patterns.txt (ai_self_reference, refusal, vendor_mention, plus the user's own).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field
+
+from curate.errors import UserError
+from curate.records import as_rejects
+from curate.stages import StageContext, StageResult
+from curate.text import CJK_RANGE, cjk_count_expr, contents_expr, text_expr
+
+PATTERNS_FILE = Path(__file__).with_name("quality_patterns.txt")
+CODE_BLOCK = r"(?s)```.*?(```|$)"
+TRUNCATED_ENDINGS = r"[,，、:：;；(（“\-]$"
+
+
+class Options(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    min_turn_chars: int | None = Field(default=1, ge=0)
+    max_turn_chars: int | None = Field(default=16000, ge=1)
+    min_record_chars: int | None = Field(default=4, ge=0)
+    max_record_chars: int | None = Field(default=64000, ge=1)
+    min_cjk_share: float | None = Field(default=0.3, ge=0, le=1)  # for records tagged zh (or untagged)
+    max_char_repetition: float | None = Field(default=0.5, ge=0, le=1)  # share of repeated char 10-grams in replies
+    repetition_ngram: int = Field(default=10, ge=2)
+    max_literal_escapes: int | None = Field(default=1, ge=0)  # literal "\n" pairs outside code, per record
+    truncated: bool = True
+    ends_with_user: bool = True
+    empty_reply: bool = True
+    identical_pair: bool = True
+    patterns: bool = True
+    patterns_file: str | None = None  # extra sections/patterns, relative to the recipe
+    disable_sections: list[str] = Field(default_factory=list)  # e.g. [vendor_mention]
+
+
+def read_patterns(path: Path) -> dict[str, list[str]]:
+    sections: dict[str, list[str]] = {}
+    current = None
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            current = line[1:-1].strip()
+            sections.setdefault(current, [])
+            continue
+        if current is None:
+            raise UserError(f"{path}:{lineno}: pattern outside a [section]")
+        try:
+            re.compile(line)
+        except re.error as e:
+            raise UserError(f"{path}:{lineno}: invalid regular expression: {e}") from None
+        sections[current].append(line)
+    return sections
+
+
+def pattern_sections(opts: Options, base_dir: Path) -> dict[str, str]:
+    sections = read_patterns(PATTERNS_FILE) if opts.patterns else {}
+    if opts.patterns_file:
+        path = Path(opts.patterns_file)
+        path = path if path.is_absolute() else base_dir / path
+        if not path.is_file():
+            raise UserError(f"filter.patterns_file not found: {path}")
+        for name, pats in read_patterns(path).items():
+            sections.setdefault(name, []).extend(pats)
+    return {name: "(?i)(" + "|".join(pats) + ")" for name, pats in sections.items()
+            if pats and name not in opts.disable_sections}
+
+
+def repetition_ratio(text: str, n: int) -> float:
+    grams = [text[i:i + n] for i in range(len(text) - n + 1)]
+    return 1.0 - len(set(grams)) / len(grams) if grams else 0.0
+
+
+def _rules(opts: Options, patterns: dict[str, str]) -> list[tuple[str, pl.Expr, pl.Expr | None]]:
+    """(reason, failing condition, detail) in judging order."""
+    last = pl.col("messages").list.last()
+    turn_len = contents_expr().list.eval(pl.element().str.len_chars())
+    record = text_expr()
+    record_len = record.str.len_chars()
+    replies = contents_expr("assistant")
+    reply_text = replies.list.join("\n")
+    letters = record.str.replace_all(r"[\s\d\p{P}\p{S}]", "").str.len_chars()
+    rules: list[tuple[str, pl.Expr, pl.Expr | None]] = []
+    if opts.ends_with_user:
+        rules.append(("ends_with_user", last.struct.field("role") != "assistant", None))
+    if opts.empty_reply:
+        rules.append(("empty_reply", replies.list.eval(pl.element().str.strip_chars() == "").list.any(), None))
+    if opts.identical_pair:
+        rules.append(("identical_pair", pl.col("rejected").str.strip_chars() == last.struct.field("content").str.strip_chars(), None))
+    if opts.min_turn_chars is not None:
+        rules.append(("turn_too_short", turn_len.list.min() < opts.min_turn_chars, turn_len.list.min().cast(pl.String)))
+    if opts.max_turn_chars is not None:
+        rules.append(("turn_too_long", turn_len.list.max() > opts.max_turn_chars, turn_len.list.max().cast(pl.String)))
+    if opts.min_record_chars is not None:
+        rules.append(("record_too_short", record_len < opts.min_record_chars, record_len.cast(pl.String)))
+    if opts.max_record_chars is not None:
+        rules.append(("record_too_long", record_len > opts.max_record_chars, record_len.cast(pl.String)))
+    if opts.min_cjk_share is not None:
+        share = cjk_count_expr(record) / pl.max_horizontal(letters, pl.lit(1))
+        is_zh = pl.col("lang").is_null() | (pl.col("lang") == "zh")
+        rules.append(("low_cjk_share", is_zh & (share < opts.min_cjk_share), share.round(3).cast(pl.String)))
+    if opts.max_char_repetition is not None:
+        n = opts.repetition_ngram
+        ratio = reply_text.map_elements(lambda t: repetition_ratio(t, n), return_dtype=pl.Float64)
+        rules.append(("char_repetition", ratio > opts.max_char_repetition, ratio.round(3).cast(pl.String)))
+    if opts.max_literal_escapes is not None:
+        escapes = record.str.replace_all(CODE_BLOCK, "").str.count_matches(r"\\n")
+        rules.append(("literal_escapes", escapes > opts.max_literal_escapes, escapes.cast(pl.String)))
+    if opts.truncated:
+        last_reply = replies.list.last().str.strip_chars()
+        open_fence = last_reply.str.count_matches("```") % 2 == 1
+        rules.append(("truncated_reply", last_reply.str.contains(TRUNCATED_ENDINGS) | open_fence, last_reply.str.slice(-12)))
+    for name, regex in patterns.items():
+        rules.append((name, reply_text.str.contains(regex), reply_text.str.extract(regex, 1)))
+    return rules
+
+
+def apply(table: pl.DataFrame, opts: Options, ctx: StageContext) -> StageResult:
+    rules = _rules(opts, pattern_sections(opts, ctx.base_dir))
+    reason = pl.lit(None, dtype=pl.String)
+    detail = pl.lit(None, dtype=pl.String)
+    for name, cond, det in reversed(rules):  # the first failing rule wins
+        reason = pl.when(cond.fill_null(False)).then(pl.lit(name)).otherwise(reason)
+        detail = pl.when(cond.fill_null(False)).then(det if det is not None else pl.lit(None, dtype=pl.String)).otherwise(detail)
+    tagged = table.with_columns(reason.alias("_reason"), detail.alias("_detail"))
+    if ctx.progress:
+        ctx.progress(table.height)
+    bad = tagged.filter(pl.col("_reason").is_not_null())
+    kept = tagged.filter(pl.col("_reason").is_null()).drop("_reason", "_detail")
+    return StageResult(kept, as_rejects(bad, pl.col("_reason"), detail=pl.col("_detail")), {})
