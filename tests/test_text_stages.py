@@ -24,7 +24,9 @@ def texts(t: pl.DataFrame) -> list[list[str]]:
 
 
 def run(stage, t, **opts):
-    return stage.apply(t, stage.Options(**opts), StageContext())
+    out = stage.apply(t, stage.Options(**opts), StageContext())
+    assert out.kept.height + out.rejected.height == t.height, "a stage lost or invented records"
+    return out
 
 
 def test_normalize_keeps_chinese_punctuation_and_cleans_the_rest():
