@@ -1,0 +1,108 @@
+"""curate export on a real build: every tool's files, snippets, preference handling, stable bytes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from curate.build import build
+from curate.cli import main
+from curate.export import TOOLS, export_version
+from curate.version import Version, load_version
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Version:
+    return load_version(build(REPO / "recipes" / "demo.yaml", tmp_path_factory.mktemp("builds")).dir)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def counts(v: Version, split: str) -> tuple[int, int]:
+    df = v.split(split)
+    pref = int(df["rejected"].is_not_null().sum())
+    return df.height - pref, pref
+
+
+def test_trl(demo, tmp_path):
+    out, manifest = export_version(demo, "trl", tmp_path / "trl")
+    sft, pref = counts(demo, "train")
+    assert pref > 0 and sft > 0
+    rows = read_jsonl(out / "sft_train.jsonl")
+    assert len(rows) == sft and set(rows[0]) == {"messages"}
+    assert rows[0]["messages"][-1]["role"] == "assistant"
+    dpo = read_jsonl(out / "dpo_train.jsonl")
+    assert len(dpo) == pref
+    train = {r["id"]: r for r in demo.split("train").to_dicts() if r["rejected"] is not None}
+    first = next(iter(train.values()))
+    assert dpo[0] == {"prompt": first["messages"][:-1], "chosen": [first["messages"][-1]],
+                      "rejected": [{"role": "assistant", "content": first["rejected"]}]}
+    assert manifest["files"]["dpo_train.jsonl"]["records"] == pref
+    snippet = (out / "trl_datasets.py").read_text(encoding="utf-8")
+    compile(snippet, "trl_datasets.py", "exec")
+    assert "sft_train.jsonl" in snippet and "DPOTrainer" in snippet
+
+
+def test_llamafactory(demo, tmp_path):
+    out, _ = export_version(demo, "llamafactory", tmp_path / "lf")
+    info = json.loads((out / "dataset_info.json").read_text(encoding="utf-8"))
+    base = f"demo_{demo.id}"
+    sft, dpo = info[f"{base}_sft"], info[f"{base}_dpo"]
+    assert sft["formatting"] == "sharegpt" and "ranking" not in sft
+    assert sft["columns"] == {"messages": "conversations", "system": "system"}
+    assert sft["tags"] == {"role_tag": "from", "content_tag": "value", "user_tag": "human", "assistant_tag": "gpt",
+                           "system_tag": "system"}
+    assert dpo["ranking"] is True and dpo["columns"]["chosen"] == "chosen" and dpo["columns"]["rejected"] == "rejected"
+    for entry in info.values():
+        assert (out / entry["file_name"]).exists()
+    rows = read_jsonl(out / sft["file_name"])
+    assert all(r["conversations"][0]["from"] == "human" and r["conversations"][-1]["from"] == "gpt" for r in rows)
+    assert all("system" in r for r in rows)
+    pairs = read_jsonl(out / dpo["file_name"])
+    assert all(r["conversations"][-1]["from"] == "human" and r["chosen"]["from"] == "gpt"
+               and r["rejected"]["from"] == "gpt" for r in pairs)
+    cfg = yaml.safe_load((out / "llamafactory_dpo.yaml").read_text(encoding="utf-8"))
+    assert cfg["stage"] == "dpo" and cfg["dataset"] == f"{base}_dpo" and cfg["dataset_dir"] == str(out)
+
+
+def test_axolotl(demo, tmp_path):
+    out, _ = export_version(demo, "axolotl", tmp_path / "ax")
+    sft = yaml.safe_load((out / "axolotl_sft.yaml").read_text(encoding="utf-8"))
+    ds = sft["datasets"][0]
+    assert ds["type"] == "chat_template" and ds["field_messages"] == "messages" and ds["ds_type"] == "json"
+    assert Path(ds["path"]) == out / "sft_train.jsonl"
+    dpo = yaml.safe_load((out / "axolotl_dpo.yaml").read_text(encoding="utf-8"))
+    assert dpo["rl"] == "dpo" and dpo["datasets"][0]["field_chosen"] == "chosen"
+    row = read_jsonl(out / "dpo_train.jsonl")[0]
+    assert row["chosen"]["role"] == "assistant" and row["messages"][-1]["role"] == "user"
+
+
+def test_jsonl_keeps_every_record(demo, tmp_path):
+    out, _ = export_version(demo, "jsonl", tmp_path / "j")
+    for split in ("train", "test"):
+        rows = read_jsonl(out / f"{split}.jsonl")
+        assert [r["id"] for r in rows] == demo.split(split)["id"].to_list()
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_deterministic_bytes_and_cli(demo, tmp_path, tool, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["export", str(demo.dir), "--to", tool]) == 0
+    out = Path("exports") / demo.name / demo.id / tool
+    assert capsys.readouterr().out.strip().endswith(str(out))
+    first = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert main(["export", str(demo.dir), "--to", tool]) == 0  # re-export over its own folder
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == first
+
+
+def test_refuses_foreign_folder(demo, tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("mine")
+    assert main(["export", str(demo.dir), "--to", "trl", "--out", str(tmp_path)]) == 2
+    assert (tmp_path / "notes.txt").exists()

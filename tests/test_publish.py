@@ -1,0 +1,279 @@
+"""curate publish: the card (license, sources, cleaning, rebuild), the push order, the dry run. No network."""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from huggingface_hub import DatasetCard
+
+from curate.build import build
+from curate.cli import main
+from curate.errors import UserError
+from curate.publish.card import build_card, check_card, merge_hub_metadata
+from curate.publish.hub import FolderHub
+from curate.publish.licenses import classify, most_restrictive
+from curate.publish.push import publish
+from curate.version import Version, load_version
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "recipes" / "demo.yaml"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> Version:
+    return load_version(build(DEMO, tmp_path_factory.mktemp("builds")).dir)
+
+
+def with_manifest(v: Version, edit) -> Version:
+    m = copy.deepcopy(v.manifest)
+    edit(m)
+    return Version(dir=v.dir, manifest=m)
+
+
+class RecordingHub:
+    """Test double: records every operation; `push_splits` updates README.md metadata the way
+    `push_to_hub` does (via FolderHub), so the card merge is exercised for real."""
+
+    def __init__(self, root: Path, tags=(), existing_card: str | None = None):
+        self.folder = FolderHub(root)
+        self.ops: list[tuple] = []
+        self.tags = list(tags)
+        if existing_card:
+            root.mkdir(parents=True, exist_ok=True)
+            (root / "README.md").write_text(existing_card, encoding="utf-8")
+
+    def validate_card(self, content):
+        self.ops.append(("validate_card",))
+        return "validated by test double"
+
+    def list_tags(self, repo_id):
+        self.ops.append(("list_tags", repo_id))
+        return self.tags
+
+    def create_repo(self, repo_id, private):
+        self.ops.append(("create_repo", repo_id, private))
+        self.folder.create_repo(repo_id, private)
+
+    def push_splits(self, repo_id, config_name, splits, commit_message):
+        self.ops.append(("push_splits", repo_id, config_name, sorted(splits), commit_message))
+        self.folder.push_splits(repo_id, config_name, splits, commit_message)
+        return "c1"
+
+    def read_card(self, repo_id, revision):
+        self.ops.append(("read_card", repo_id, revision))
+        return self.folder.read_card(repo_id, revision)
+
+    def upload_card(self, repo_id, content, commit_message, parent_commit):
+        self.ops.append(("upload_card", repo_id, parent_commit, commit_message))
+        self.card = content
+        return "c2"
+
+    def create_tag(self, repo_id, tag, revision, message):
+        self.ops.append(("create_tag", repo_id, tag, revision))
+
+
+# --- licenses --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("licenses, expected", [
+    (["apache-2.0", "mit"], "apache-2.0"),
+    (["apache-2.0", "cc-by-4.0"], "cc-by-4.0"),
+    (["apache-2.0", "cc-by-sa-4.0", "cc-by-4.0"], "cc-by-sa-4.0"),
+    (["cc-by-sa-4.0", "CC BY-NC 4.0", "apache-2.0"], "other"),  # NC + share-alike: no single license
+    (["cc-by-4.0", "cc-by-nc-4.0"], "cc-by-nc-4.0"),
+    (["apache-2.0", "Research only"], "other"),
+    (["apache-2.0", None], "other"),
+    (["llama2", "mit"], "other"),
+])
+def test_most_restrictive_license(licenses, expected):
+    lic = most_restrictive([{"source": f"s{i}", "license": x} for i, x in enumerate(licenses)])
+    assert lic.hub_id == expected
+    assert lic.reason
+
+
+def test_license_levels():
+    assert classify("a", "cc-by-nc-sa-4.0").level == "non-commercial"
+    assert classify("a", "仅限学术研究").level == "non-commercial"
+    assert classify("a", "cc-by-nd-4.0").level == "no-derivatives"
+    assert classify("a", "gpl-3.0").level == "share-alike"
+    assert classify("a", "odc-by").level == "attribution"
+    assert classify("a", "MIT").level == "permissive"
+    assert classify("a", "").level == "unknown"
+
+
+# --- card ----------------------------------------------------------------------------------
+
+def test_card_parses_and_says_what_a_reader_needs(demo):
+    text = build_card(demo, "someone/zh-mix", "demo-" + demo.id)
+    card = DatasetCard(text)
+    data = card.data.to_dict()
+    assert data["license"] == "apache-2.0"
+    assert data["language"] == ["zh"]
+    assert data["task_categories"] == ["text-generation"]
+    assert data["size_categories"] == ["n<1K"]
+    assert check_card(text) == []
+    body = card.text
+    for src in ("alpaca_zh", "belle_zh", "sharegpt_zh", "cot_zh", "preference_zh"):
+        assert src in body
+    for inp in demo.manifest["inputs"]:
+        assert inp["files"][0]["sha256"][:16] in body
+    for step in demo.manifest["funnel"]:
+        assert f"| {step['stage']} | {step['in']} | {step['kept']} | {step['rejected']} |" in body
+    assert "No deduplication stage ran" in body and "Not decontaminated" in body
+    assert demo.id in body and f"curate build {demo.name}.yaml" in body
+    assert 'revision="demo-' + demo.id in body
+
+
+def test_card_recipe_rebuilds_the_same_version(demo, tmp_path):
+    body = DatasetCard(build_card(demo, "someone/zh-mix", "t")).text
+    recipe_yaml = body.split("```yaml\n")[-1].split("\n```")[0]
+    shutil.copytree(REPO / "recipes" / "samples", tmp_path / "samples")
+    (tmp_path / "demo.yaml").write_text(recipe_yaml, encoding="utf-8")
+    assert build(tmp_path / "demo.yaml", tmp_path / "out").version == demo.id
+
+
+def test_card_most_restrictive_license_and_every_source_listed(demo):
+    def edit(m):
+        lic = {"alpaca_zh": "cc-by-nc-4.0", "belle_zh": "cc-by-4.0", "cot_zh": None}
+        for inp in m["inputs"]:
+            inp["license"] = lic.get(inp["source"], inp["license"])
+
+    v = with_manifest(demo, edit)
+    card = DatasetCard(build_card(v, "someone/zh-mix", "t"))
+    assert card.data.license == "other"  # cot_zh has no license: zhtune will not guess
+    assert "**not given**" in card.text and "no license is recorded for cot_zh" in card.text
+    assert "| alpaca_zh | `cc-by-nc-4.0` | non-commercial | non-commercial / research use only |" in card.text
+    assert check_card(str(card)) == []
+
+    def edit2(m):
+        edit(m)
+        m["inputs"][3]["license"] = "apache-2.0"
+
+    card = DatasetCard(build_card(with_manifest(demo, edit2), "someone/zh-mix", "t"))
+    assert card.data.license == "cc-by-nc-4.0"
+    assert "most restrictive source license (non-commercial: alpaca_zh)" in card.text
+
+
+def test_card_reports_dedup_and_decontamination(demo):
+    def edit(m):
+        m["recipe"]["clean"] += [{"dedup": {"method": "minhash", "threshold": 0.8}},
+                                 {"decontaminate": {"against": ["ceval/val", "cmmlu/test"], "ngram": 13}}]
+        m["inputs"][0]["files"] = [{"hub": "someone/alpaca-zh", "revision": "abc123", "records": 30}]
+
+    card = DatasetCard(build_card(with_manifest(demo, edit), "someone/zh-mix", "t"))
+    assert "threshold: 0.8" in card.text
+    assert "Decontaminated against: `ceval/val`, `cmmlu/test`" in card.text
+    assert card.data.source_datasets == ["someone/alpaca-zh"]
+    assert "someone/alpaca-zh) @ `abc123`" in card.text
+
+
+def test_card_invalid_metadata_is_caught():
+    bad = "---\nlicense: cc-by-4\nlanguage: [chinese]\nsize_categories: [small]\n---\n# x\n"
+    problems = " ".join(check_card(bad))
+    assert "license" in problems and "language" in problems and "size_categories" in problems
+
+
+# --- push order (test double) ------------------------------------------------------------
+
+def test_push_operations_in_order_and_metadata_kept(demo, tmp_path):
+    other = ("---\nlicense: mit\nconfigs:\n- config_name: other\n  data_files:\n  - split: train\n"
+             "    path: other/train-*\n---\n# old card\n")
+    hub = RecordingHub(tmp_path / "repo", existing_card=other)
+    res = publish(demo, "someone/zh-mix", hub, private=True)
+    tag = f"demo-{demo.id}"
+    names = [op[0] for op in hub.ops]
+    assert names == ["validate_card", "list_tags", "create_repo", "push_splits", "read_card", "upload_card",
+                     "create_tag"]
+    assert hub.ops[2] == ("create_repo", "someone/zh-mix", True)
+    assert hub.ops[3][:4] == ("push_splits", "someone/zh-mix", "demo", ["test", "train"])
+    assert hub.ops[4] == ("read_card", "someone/zh-mix", "c1")  # the card push_to_hub just wrote
+    assert hub.ops[5][:3] == ("upload_card", "someone/zh-mix", "c1")
+    assert hub.ops[6] == ("create_tag", "someone/zh-mix", tag, "c2")  # the tag pins the card commit
+    data = DatasetCard(hub.card).data
+    configs = {c["config_name"]: c for c in data["configs"]}
+    assert set(configs) == {"demo", "other"}  # another recipe's config survives
+    assert configs["demo"]["data_files"] == [{"split": "train", "path": "demo/train-*"},
+                                             {"split": "test", "path": "demo/test-*"}]
+    assert data["dataset_info"]["config_name"] == "demo"
+    assert {s["name"]: s["num_examples"] for s in data["dataset_info"]["splits"]} == {
+        "train": demo.manifest["counts"]["train"], "test": demo.manifest["counts"]["test"]}
+    assert data["license"] == "apache-2.0" and "# old card" not in hub.card
+    assert res.commits == ["c1", "c2"] and res.tag == tag
+
+
+def test_push_refuses_an_already_published_version(demo, tmp_path):
+    hub = RecordingHub(tmp_path / "repo", tags=[f"demo-{demo.id}"])
+    with pytest.raises(UserError, match="already has tag"):
+        publish(demo, "someone/zh-mix", hub)
+    assert "create_repo" not in [op[0] for op in hub.ops]  # nothing uploaded
+
+
+def test_bad_repo_id(demo, tmp_path):
+    with pytest.raises(UserError, match="not a Hub dataset id"):
+        publish(demo, "no-namespace", RecordingHub(tmp_path))
+
+
+# --- dry run ---------------------------------------------------------------------------------
+
+def test_dry_run_writes_what_would_be_uploaded(demo, tmp_path, capsys, monkeypatch):
+    secret = "hf_zhtuneTESTsecretDoNotLeak"
+    monkeypatch.setenv("HF_TOKEN", secret)
+    out = tmp_path / "dry"
+    assert main(["publish", str(demo.dir), "--repo", "someone/zh-mix", "--dry-run", "--out", str(out)]) == 0
+    files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert files == ["README.md", "demo/test-00000-of-00001.parquet", "demo/train-00000-of-00001.parquet"]
+    card = (out / "README.md").read_text(encoding="utf-8")
+    assert check_card(card, "demo") == []
+    captured = capsys.readouterr()
+    for text in [captured.out, captured.err] + [p.read_bytes().decode("utf-8", "replace") for p in out.rglob("*")
+                                                if p.is_file()]:
+        assert secret not in text
+    # the folder is a loadable dataset repo: the card's configs point at the Parquet files
+    import datasets
+
+    ds = datasets.load_dataset(str(out), "demo", cache_dir=str(tmp_path / "cache"))
+    assert ds["train"].num_rows == demo.manifest["counts"]["train"]
+    assert set(ds["train"]["id"]) == set(demo.split("train")["id"].to_list())
+
+    again = tmp_path / "dry2"
+    assert main(["publish", str(demo.dir), "--repo", "someone/zh-mix", "--dry-run", "--out", str(again)]) == 0
+    for f in files:
+        assert (out / f).read_bytes() == (again / f).read_bytes(), f
+
+
+def test_dry_run_refuses_a_foreign_folder(demo, tmp_path, capsys):
+    (tmp_path / "keep.txt").write_text("mine")
+    assert main(["publish", str(demo.dir), "--repo", "a/b", "--dry-run", "--out", str(tmp_path)]) == 2
+    assert (tmp_path / "keep.txt").exists()
+
+
+def test_real_push_without_login_is_a_user_error(demo, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setattr("huggingface_hub.get_token", lambda: None)
+    assert main(["publish", str(demo.dir), "--repo", "someone/zh-mix"]) == 2
+    assert "not logged in" in capsys.readouterr().err
+
+
+def test_merge_keeps_hub_metadata_only():
+    ours = "---\nlicense: apache-2.0\n---\n# ours\n"
+    theirs = "---\nlicense: mit\nconfigs:\n- config_name: x\n  data_files: x/*\n---\n# theirs\n"
+    merged = DatasetCard(merge_hub_metadata(ours, theirs))
+    assert merged.data.license == "apache-2.0" and merged.data["configs"][0]["config_name"] == "x"
+    assert "# ours" in merged.text and "theirs" not in merged.text
+
+
+def test_publish_diff_export_do_not_import_torch(demo, tmp_path):
+    code = ("import sys; from curate.cli import main; "
+            f"main(['publish', {str(demo.dir)!r}, '--repo', 'a/b', '--dry-run', '--out', {str(tmp_path / 'd')!r}]); "
+            f"main(['diff', {str(demo.dir)!r}, {str(demo.dir)!r}]); "
+            f"main(['export', {str(demo.dir)!r}, '--to', 'trl', '--out', {str(tmp_path / 'e')!r}]); "
+            "bad = [m for m in ('torch', 'transformers') if m in sys.modules]; sys.exit(1 if bad else 0)")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
