@@ -1,0 +1,195 @@
+"""decontaminate: drop training records whose prompt overlaps an evaluation item.
+
+Texts are compared after `match_key_expr` (lower-case, no spaces, no punctuation). A record is
+`contaminated` by an eval item when any of these holds (checked in this order):
+1. exact: its text equals the item's text;
+2. ngram: it contains at least `min_coverage` of the item's informative character n-grams
+   (`ngram`, default 13). An n-gram found in `generic_items` or more distinct eval items is
+   boilerplate (a shared stem such as 下列关于…的说法正确的是, or an instruction template) and does
+   not count; an item with no informative n-gram (shorter than n) is left to rules 1 and 3.
+3. near: the Jaccard similarity of the two sets of character `near_ngram`-grams is at least
+   `near_threshold` (lightly edited copies). Candidates come from an inverted index of the
+   items' rare n-grams and are pruned by a count bound, then the Jaccard is computed exactly.
+Multiple-choice items are stem + options (see `eval_sets.py`), so a generic stem alone never
+matches: the record would have to share most of the item, options included. Items shorter than
+`min_chars` and texts shared by `generic_items` or more items are not used at all.
+"""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+from typing import Literal
+
+import numpy as np
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from curate.minhash import BLOCK, codepoints, jaccard, match_key_expr, ngram_hashes, shingle_sets, workers
+from curate.records import as_rejects
+from curate.stages import StageContext, StageResult
+from curate.stages.eval_sets import EvalItem, read_eval_items
+from curate.text import text_expr
+
+
+class Options(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    against: list[str] = Field(min_length=1)  # eval files or folders, relative to the recipe
+    scope: Literal["instruction", "prompt", "conversation"] = "prompt"  # training text compared
+    ngram: int = Field(13, ge=4, le=64)  # characters per n-gram for the overlap rule
+    min_coverage: float = Field(0.5, gt=0, le=1)  # share of an item's informative n-grams a record must contain
+    generic_items: int = Field(5, ge=2)  # an n-gram (or whole text) in this many eval items is boilerplate
+    near: bool = True  # also catch lightly edited copies by Jaccard similarity
+    near_threshold: float = Field(0.7, gt=0, le=1)
+    near_ngram: int = Field(5, ge=1, le=32)
+    min_chars: int = Field(8, ge=1)  # eval items shorter than this (after normalisation) are ignored
+
+    @field_validator("against")
+    @classmethod
+    def _paths(cls, v: list[str]) -> list[str]:
+        if any(not p.strip() for p in v):
+            raise ValueError("empty path in `against`")
+        return v
+
+
+def _norm(texts: list[str]) -> pl.Series:
+    return pl.DataFrame({"t": texts}, schema={"t": pl.String}).select(match_key_expr(pl.col("t")))["t"]
+
+
+class EvalIndex:
+    """The eval items, deduplicated, with their n-gram tables."""
+
+    def __init__(self, items: list[EvalItem], opts: Options):
+        self.opts = opts
+        keys = _norm([i.text for i in items])
+        frame = pl.DataFrame({"key": keys, "i": np.arange(len(items))}).filter(pl.col("key").str.len_chars() > 0)
+        groups = frame.group_by("key", maintain_order=True).agg(pl.col("i").first(), pl.len().alias("n"))
+        self.generic_texts = int((groups["n"] >= opts.generic_items).sum())
+        short = groups["key"].str.len_chars() < opts.min_chars
+        self.too_short = int(short.sum())
+        groups = groups.filter((pl.col("n") < opts.generic_items) & ~short)
+        self.items = [items[i] for i in groups["i"].to_list()]
+        self.keys = groups["key"]
+        self.ngram = self._grams(opts.ngram)
+        self.near = self._grams(opts.near_ngram) if opts.near else None
+
+    def _grams(self, n: int) -> dict:
+        flat, lengths = codepoints(self.keys.to_list())
+        hashes, counts = ngram_hashes(flat, lengths, n)
+        item = np.repeat(np.arange(len(lengths)), counts)
+        keep = np.repeat(lengths >= n, counts)
+        df = pl.DataFrame({"item": item[keep], "gram": hashes[keep]}).unique()
+        freq = df.group_by("gram").agg(pl.len().alias("items"))
+        df = df.join(freq, on="gram")
+        generic = pl.col("items") >= self.opts.generic_items
+        sizes = df.group_by("item").agg(pl.len().alias("size"), generic.sum().alias("common"))
+        rare = df.filter(~generic).select("gram", "item")
+        return {"n": n, "rare": rare, "sizes": sizes, "lookup": np.sort(rare["gram"].unique().to_numpy()),
+                "generic_ngrams": int(freq.filter(generic).height)}
+
+
+def _hits(keys: pl.Series, grams: list[dict], progress) -> list[pl.DataFrame]:
+    """For each gram table: (row, gram) of every training n-gram that is a rare eval n-gram."""
+    out: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in grams]
+
+    def one(lo: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        flat, lengths = codepoints(keys.slice(lo, BLOCK).to_list())
+        found = []
+        for g in grams:
+            hashes, counts = ngram_hashes(flat, lengths, g["n"])
+            rows = np.repeat(np.arange(lo, lo + len(lengths)), counts)
+            lookup = g["lookup"]
+            if len(lookup) == 0 or len(hashes) == 0:
+                found.append((rows[:0], hashes[:0]))
+                continue
+            pos = np.minimum(np.searchsorted(lookup, hashes), len(lookup) - 1)
+            hit = (lookup[pos] == hashes) & np.repeat(lengths >= g["n"], counts)
+            found.append((rows[hit], hashes[hit]))
+        if progress is not None:
+            progress(len(lengths))
+        return found
+
+    starts = range(0, keys.len(), BLOCK)
+    if workers() > 1 and keys.len() > BLOCK:
+        with ThreadPoolExecutor(workers()) as pool:
+            blocks = list(pool.map(one, starts))
+    else:
+        blocks = [one(lo) for lo in starts]
+    for found in blocks:
+        for k, pair in enumerate(found):
+            out[k].append(pair)
+    return [pl.DataFrame({"row": np.concatenate([p[0] for p in parts]) if parts else np.empty(0, np.int64),
+                          "gram": np.concatenate([p[1] for p in parts]) if parts else np.empty(0, np.uint64)})
+            .unique() for parts in out]
+
+
+def _ngram_matches(hits: pl.DataFrame, g: dict, opts: Options) -> pl.DataFrame:
+    need = g["sizes"].select("item", (pl.col("size") - pl.col("common")).alias("total"))
+    need = need.filter(pl.col("total") > 0).with_columns(
+        (pl.col("total").cast(pl.Float64) * opts.min_coverage).ceil().cast(pl.Int64).clip(1).alias("need"))
+    shared = hits.join(g["rare"], on="gram").group_by("row", "item").agg(pl.len().alias("shared"))
+    m = shared.join(need, on="item").filter(pl.col("shared") >= pl.col("need"))
+    return m.select("row", "item", pl.format("ngram{} {}/{}", pl.lit(g["n"]), "shared", "total").alias("how"))
+
+
+def _near_matches(hits: pl.DataFrame, g: dict, keys: pl.Series, index: EvalIndex, opts: Options) -> tuple[pl.DataFrame, int]:
+    # Jaccard >= t needs |T & E| >= t * |E|; a record sharing only r rare grams has |T & E| <= r + common(E)
+    shared = hits.join(g["rare"], on="gram").group_by("row", "item").agg(pl.len().alias("rare_hits"))
+    cand = shared.join(g["sizes"], on="item").filter(
+        (pl.col("rare_hits") + pl.col("common")).cast(pl.Float64) >= opts.near_threshold * pl.col("size"))
+    if cand.height == 0:
+        return pl.DataFrame(schema={"row": pl.Int64, "item": pl.Int64, "how": pl.String}), 0
+    rows, items = cand["row"].to_numpy(), cand["item"].to_numpy()
+    ur, ui = np.unique(rows), np.unique(items)
+    tset = dict(zip(ur.tolist(), shingle_sets(keys.gather(ur).to_list(), g["n"])))
+    eset = dict(zip(ui.tolist(), shingle_sets(index.keys.gather(ui).to_list(), g["n"])))
+    jac = np.fromiter((jaccard(tset[r], eset[i]) for r, i in zip(rows.tolist(), items.tolist())), np.float64, len(rows))
+    m = cand.select("row", "item").with_columns(pl.Series("j", jac)).filter(pl.col("j") >= opts.near_threshold)
+    return m.select("row", "item", pl.format("jaccard{}", pl.col("j").round(2)).alias("how")), cand.height
+
+
+def apply(table: pl.DataFrame, opts: Options, ctx: StageContext) -> StageResult:
+    index = EvalIndex(read_eval_items(opts.against, ctx.base_dir), opts)
+    keys = table.select(match_key_expr(text_expr(opts.scope)).alias("t"))["t"]
+    grams = [index.ngram] + ([index.near] if index.near else [])
+    hits = _hits(keys, grams, ctx.progress)
+    exact = (pl.DataFrame({"key": keys, "row": np.arange(table.height)}).filter(pl.col("key").str.len_chars() > 0)
+             .join(pl.DataFrame({"key": index.keys, "item": np.arange(len(index.items))}), on="key")
+             .select("row", "item", pl.lit("exact").alias("how")))
+    found = [exact.with_columns(pl.lit(0).alias("rule")),
+             _ngram_matches(hits[0], index.ngram, opts).with_columns(pl.lit(1).alias("rule"))]
+    near_candidates = 0
+    if index.near:
+        near, near_candidates = _near_matches(hits[1], index.near, keys, index, opts)
+        found.append(near.with_columns(pl.lit(2).alias("rule")))
+    schema = {"row": pl.Int64, "item": pl.Int64, "how": pl.String, "rule": pl.Int32}
+    matches = pl.concat([f.cast(schema) for f in found]).sort("row", "rule", "item")
+    where = pl.Series("where", [i.where for i in index.items], dtype=pl.String)
+    files = pl.Series("set", [i.group for i in index.items], dtype=pl.String)
+    at = matches["item"].to_numpy()
+    matches = matches.with_columns(where.gather(at), files.gather(at))
+    first = matches.unique("row", keep="first", maintain_order=True)
+    t = table.with_row_index("_row").with_columns(pl.col("_row").cast(pl.Int64)).join(
+        first.rename({"row": "_row"}), on="_row", how="left").sort("_row")
+    hit = pl.col("how").is_not_null()
+    kept = t.filter(~hit).select(table.columns)
+    rejected = as_rejects(t.filter(hit), "contaminated", detail=pl.format("{} {}", pl.col("where"), pl.col("how")))
+    stats = _stats(index, matches, first, near_candidates)
+    return StageResult(kept, rejected, stats)
+
+
+def _stats(index: EvalIndex, matches: pl.DataFrame, first: pl.DataFrame, near_candidates: int) -> dict:
+    per_set: dict[str, dict] = {}  # by `against:` entry (a folder counts as one set)
+    for item in index.items:
+        per_set.setdefault(item.group, {"items": 0, "matched_items": 0, "records": 0})["items"] += 1
+    for f, n in matches.group_by("set").agg(pl.col("item").n_unique()).iter_rows():
+        per_set[f]["matched_items"] = int(n)
+    for f, n in first.group_by("set").len().iter_rows():
+        per_set[f]["records"] = int(n)
+    by_rule = dict(first.group_by("rule").len().iter_rows())
+    return {"eval_items": len(index.items), "eval_items_too_short": index.too_short,
+            "eval_texts_generic": index.generic_texts, "generic_ngrams": index.ngram["generic_ngrams"],
+            "contaminated": first.height, "matched_eval_items": int(matches["item"].n_unique()),
+            "matched_exact": int(by_rule.get(0, 0)), "matched_ngram": int(by_rule.get(1, 0)),
+            "matched_near": int(by_rule.get(2, 0)), "near_candidates": near_candidates,
+            "eval_sets": per_set}
