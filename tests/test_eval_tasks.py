@@ -13,7 +13,7 @@ from eval.readers import normalize_class, read_belle_prompts, read_belle_set, re
 from eval.readers.mmcu_json import parse_options
 from eval.tasks import builtin_tasks, load_task
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+from conftest import SHARED_DATA as SHARED
 
 
 def shared(sub: str) -> Path:

@@ -1,0 +1,153 @@
+"""`curate eval` end to end on a tiny model: exams with both methods, Belle with offline and judge
+scores, a LoRA run folder, the result cache, and bad input ending as one clear error (exit 2)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from curate.cli import main
+from train_fixtures import one_thread, tiny_config, tiny_setup
+
+HDR = "id,question,A,B,C,D,answer"
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def ceval_dir(tmp_path_factory) -> Path:
+    """C-Eval layout, two subjects, one item whose gold answer is outside A–D."""
+    d = tmp_path_factory.mktemp("ceval")
+    write(d / "val" / "law_val.csv", "\n".join([HDR, "0,北京是哪个国家的首都？,中国,日本,美国,法国,A",
+                                                 "1,光合作用释放什么气体？,氮气,氧气,氢气,氦气,B",
+                                                 "2,坏题,甲,乙,丙,丁,E"]) + "\n")
+    write(d / "val" / "logic_val.csv", "\n".join([HDR, "0,一加一等于几？,一,二,三,四,B"]) + "\n")
+    for s in ("law", "logic"):
+        write(d / "dev" / f"{s}_dev.csv", HDR + ",explanation\n0,示例问题,对,错,不知道,都不是,A,因为\n")
+    return d
+
+
+@pytest.fixture(scope="module")
+def belle_dir(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("belle")
+    rows = [{"question": "北京是哪个国家的首都？", "std_answer": "北京是中华人民共和国的首都。", "class": "open qa"},
+            {"question": "根据上文回答：天气如何？", "std_answer": "天气很好。", "class": "closed\u00a0qa"},
+            {"question": "给我三个提高学习效率的建议。", "std_answer": "", "class": "brainstorming"}]
+    write(d / "eval_set.json", "\n".join(json.dumps(r, ensure_ascii=False) for r in rows))
+    prompts = [{"class": "open QA", "prompt": "请评分。"}, {"class": "closed\u00a0QA", "prompt": "请评分。"},
+               {"class": "brainstorming", "prompt": "请评分。"}, {"class": "translation", "prompt": "x"}]
+    write(d / "eval_prompt.json", "\n".join(json.dumps(r, ensure_ascii=False) for r in prompts) + "\n")
+    return d
+
+
+@pytest.fixture(scope="module")
+def tiny_model() -> Path:
+    one_thread()
+    return tiny_setup()[1]
+
+
+def results_in(out: Path) -> list[dict]:
+    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(out.rglob("results.json"))]
+
+
+def test_exam_both_methods_then_cached(tiny_model, ceval_dir, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "evals"
+    argv = ["eval", "--model", str(tiny_model), "--task", "ceval_val", "--data-dir", str(ceval_dir),
+            "--subjects", "law,logic", "--shots", "1", "--method", "loglik_letter", "--method", "generate",
+            "--batch-size", "2", "--output-dir", str(out)]
+    assert main(argv) == 0
+    results = {r["settings"]["method"]: r for r in results_in(out)}
+    assert set(results) == {"loglik_letter", "generate"}
+    for method, r in results.items():
+        s = r["scores"]
+        assert s["n_items"] == 4 and s["n_scored"] == 3 and s["unscored_reasons"] == {"answer_outside_options": 1}
+        assert set(s["categories"]) == {"Humanities"} and r["settings"]["shots"] == 1
+        assert r["task"]["sha256"] and r["model"]["weights_sha256"] and r["packages"]["transformers"]
+        assert r["prompt"]["example"].count("答案：") == 2  # one shot + the question
+        folder = out / r["model"]["slug"] / "ceval_val" / r["eval_id"]
+        preds = [json.loads(x) for x in (folder / "predictions.jsonl").read_text(encoding="utf-8").splitlines()]
+        assert len(preds) == 4 and "| **all** |" in (folder / "table.md").read_text(encoding="utf-8")
+        scored = [p for p in preds if p["unscored"] is None]
+        if method == "loglik_letter":
+            assert all(p["pred"] == max(p["scores"], key=p["scores"].get) for p in scored)
+        else:
+            assert all("generation" in p for p in scored)
+    capsys.readouterr()
+
+    def no_load(cfg):
+        raise AssertionError("a cached result must not load the model")
+
+    monkeypatch.setattr("eval.runner.load_model", no_load)
+    assert main(argv) == 0
+    assert capsys.readouterr().out.count("cached") == 2
+
+
+@pytest.mark.parametrize("breakage,message", [
+    ("header", "header is"),
+    ("missing", "no CSV files"),
+    ("all_subjects", "no data for 50 subjects"),
+])
+def test_bad_exam_input_is_one_clear_error(tiny_model, ceval_dir, tmp_path, capsys, breakage, message):
+    d, extra = ceval_dir, ["--subjects", "law"]
+    if breakage == "header":
+        d = tmp_path / "bad"
+        write(d / "val" / "law_val.csv", "id,question,A,B,C,D,label\n0,q,a,b,c,d,A\n")
+    elif breakage == "missing":
+        d = tmp_path / "empty"
+        d.mkdir()
+    else:
+        extra = []
+    rc = main(["eval", "--model", str(tiny_model), "--task", "ceval_val", "--data-dir", str(d),
+               "--output-dir", str(tmp_path / "o"), *extra])
+    assert rc == 2 and message in capsys.readouterr().err
+
+
+def test_belle_offline_and_judge(tiny_model, belle_dir, tmp_path, monkeypatch):
+    from test_eval_judge import FakeJudge
+
+    fake = FakeJudge()
+    monkeypatch.setenv("ZHTUNE_TEST_JUDGE_KEY", "sk-test")
+    try:
+        cfg = {"model": str(tiny_model), "output_dir": str(tmp_path / "evals"), "batch_size": 2,
+               "tasks": [{"task": "belle_eval", "data_dir": str(belle_dir), "scorers": ["offline", "judge"],
+                          "overrides": {"generate": {"max_new_tokens": 8}}}],
+               "judge": {"base_url": fake.url, "model": "fake-judge", "api_key_env": "ZHTUNE_TEST_JUDGE_KEY",
+                         "requests_per_minute": 0, "cache_dir": str(tmp_path / "judge-cache")}}
+        path = write(tmp_path / "eval.yaml", yaml.safe_dump(cfg, allow_unicode=True))
+        assert main(["eval", str(path)]) == 0
+    finally:
+        fake.close()
+    (r,) = results_in(tmp_path / "evals")
+    s = r["scores"]
+    assert s["classes"] == ["brainstorming", "closed qa", "open qa"]  # U+00A0 and case joined, none dropped
+    assert s["offline"]["n_scored"] == 2 and s["offline"]["unscored_reasons"] == {"no_reference": 1}
+    assert s["judge"]["n_scored"] == 3 and s["judge"]["score_macro"] == 0.8
+    assert len(fake.requests) == 3 and r["timings"]["judge_requests"] == 3
+    assert r["judge"]["model"] == "fake-judge" and "api_key" not in json.dumps(r["judge"]).replace("api_key_env", "")
+
+
+def test_lora_run_folder_is_evaluated_with_its_adapter(tiny_model, ceval_dir, tmp_path):
+    from train.config import parse_config
+    from train.runner import train
+
+    version, model = tiny_setup()
+    run = train(parse_config(tiny_config(version, model, tmp_path / "runs", method="lora")), log=lambda *_: None)
+    record = json.loads((run / "run.json").read_text(encoding="utf-8"))
+    out = tmp_path / "evals"
+    argv = ["eval", "--model", str(run), "--task", "ceval_val", "--data-dir", str(ceval_dir), "--subjects", "logic",
+            "--output-dir", str(out)]
+    assert main(argv) == 0
+    (r,) = results_in(out)
+    assert r["model"]["kind"] == "run" and r["model"]["adapter_sha256"] == record["adapter_sha256"]
+    assert r["model"]["version_id"] == "v0test" and r["model"]["slug"].endswith(record["run_id"])
+    assert main(["eval", "--model", str(model), "--task", "ceval_val", "--data-dir", str(ceval_dir),
+                 "--subjects", "logic", "--output-dir", str(out)]) == 0
+    ids = {x["eval_id"] for x in results_in(out)}
+    assert len(ids) == 2  # same items, different weights: two results, never one cache entry
