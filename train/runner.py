@@ -160,6 +160,9 @@ def _train_into(cfg, training, version, folder: Path, record: dict, resume, buil
     if not trainer.is_world_process_zero():
         return record
     tokenizer.save_pretrained(str(out))
+    from train.generate import probe_logits
+
+    record["probe_logits"] = probe_logits(trainer.model, tokenizer)
     metrics = runs.read_metrics(folder)
     runs.plot_loss(metrics, folder / "loss.png", f"{record['name']} ({record['run_id']})")
     losses = [m["loss"] for m in metrics if "loss" in m]

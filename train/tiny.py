@@ -77,3 +77,31 @@ def build_tiny_model(out_dir: str | Path, arch: str = "qwen2", texts: list[str] 
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
+
+
+def version_texts(version_dir: str | Path) -> list[str]:
+    """Every message and rejected reply of a version's train split: the tokenizer's training text."""
+    from curate.version import load_version
+
+    table = load_version(version_dir).split("train")
+    texts = [m["content"] for msgs in table["messages"].to_list() for m in msgs]
+    return texts + [r for r in table["rejected"].to_list() if r]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m train.tiny OUT_DIR --data builds/demo/<id>`: a tiny model for the version's text."""
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m train.tiny", description=main.__doc__)
+    p.add_argument("out_dir")
+    p.add_argument("--data", help="version folder whose text trains the tokenizer (default: built-in sample)")
+    p.add_argument("--arch", default="qwen2", choices=ARCHS)
+    p.add_argument("--vocab-size", type=int, default=2000)
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args(argv)
+    print(build_tiny_model(a.out_dir, a.arch, version_texts(a.data) if a.data else None, a.vocab_size, a.seed))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
