@@ -124,8 +124,10 @@ def test_card_parses_and_says_what_a_reader_needs(demo):
         assert inp["files"][0]["sha256"][:16] in body
     for step in demo.manifest["funnel"]:
         assert f"| {step['stage']} | {step['in']} | {step['kept']} | {step['rejected']} |" in body
-    assert "No deduplication stage ran" in body and "Not decontaminated" in body
-    assert demo.id in body and f"curate build {demo.name}.yaml" in body
+    stages = [e if isinstance(e, str) else next(iter(e)) for e in demo.manifest["recipe"]["clean"]]
+    assert ("No deduplication stage ran" in body) == ("dedup" not in stages)
+    assert ("Not decontaminated" in body) == ("decontaminate" not in stages)
+    assert demo.id in body and f"curate build {demo.name}.yaml" in body and "could not confirm" not in body
     assert 'revision="demo-' + demo.id in body
 
 
@@ -277,3 +279,57 @@ def test_publish_diff_export_do_not_import_torch(demo, tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
+
+
+def test_real_client_wiring(demo, tmp_path, monkeypatch):
+    """HfHub over fakes of HfApi / push_to_hub / hf_hub_download: the arguments that reach the Hub."""
+    import datasets
+    import huggingface_hub
+
+    from curate.publish.hub import HfHub
+
+    calls = []
+
+    class FakeApi:
+        def list_repo_refs(self, repo_id, repo_type):
+            calls.append(("list_repo_refs", repo_id, repo_type))
+            return type("Refs", (), {"tags": []})()
+
+        def create_repo(self, repo_id, **kw):
+            calls.append(("create_repo", repo_id, kw))
+
+        def create_commit(self, repo_id, operations, **kw):
+            calls.append(("create_commit", repo_id, [op.path_in_repo for op in operations], kw["parent_commit"],
+                          kw["repo_type"]))
+            return type("Info", (), {"oid": "card-sha"})()
+
+        def create_tag(self, repo_id, **kw):
+            calls.append(("create_tag", repo_id, kw))
+
+    def fake_push(self, repo_id, config_name="default", **kw):
+        calls.append(("push_to_hub", repo_id, config_name, sorted(self), self["train"].num_rows))
+        return type("Info", (), {"oid": "data-sha"})()
+
+    def fake_download(repo_id, filename, repo_type, revision):
+        calls.append(("hf_hub_download", repo_id, filename, repo_type, revision))
+        p = tmp_path / "README.md"
+        p.write_text("---\nconfigs:\n- config_name: demo\n  data_files: demo/*\ndataset_info:\n  config_name: demo\n"
+                     "  splits:\n  - name: train\n    num_examples: 1\n---\n", encoding="utf-8")
+        return str(p)
+
+    monkeypatch.setattr(huggingface_hub, "get_token", lambda: "hf_fake")
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
+    monkeypatch.setattr(datasets.DatasetDict, "push_to_hub", fake_push)
+    hub = HfHub()
+    hub.api = FakeApi()
+    hub.validate_card = lambda content: "skipped"
+    res = publish(demo, "someone/zh-mix", hub)
+    names = [c[0] for c in calls]
+    assert names == ["list_repo_refs", "create_repo", "push_to_hub", "hf_hub_download", "create_commit", "create_tag"]
+    assert calls[1][2] == {"repo_type": "dataset", "private": False, "exist_ok": True}
+    assert calls[2] == ("push_to_hub", "someone/zh-mix", "demo", ["test", "train"], demo.manifest["counts"]["train"])
+    assert calls[3] == ("hf_hub_download", "someone/zh-mix", "README.md", "dataset", "data-sha")
+    assert calls[4] == ("create_commit", "someone/zh-mix", ["README.md"], "data-sha", "dataset")
+    assert calls[5][2]["tag"] == f"demo-{demo.id}" and calls[5][2]["revision"] == "card-sha"
+    assert calls[5][2]["repo_type"] == "dataset"
+    assert res.commits == ["data-sha", "card-sha"]

@@ -97,6 +97,21 @@ def card_data(version: Version, lic: MixLicense, langs: list[str], preference: b
     return data
 
 
+def _steps(manifest: dict, names: tuple[str, ...]) -> list[dict]:
+    """Funnel steps of the named stages, in order (`dedup`, or `dedup:exact` when labelled)."""
+    return [st for st in manifest["funnel"] if st["stage"].split(":")[0] in names]
+
+
+def _outcome(steps: list[dict], i: int) -> str:
+    if i >= len(steps):
+        return ""
+    st = steps[i]
+    reasons = ", ".join(f"{r} {n}" for r, n in st.get("reasons", {}).items())
+    stats = "; ".join(f"{k} {json.dumps(v, ensure_ascii=False)}" for k, v in (st.get("stats") or {}).items())
+    return (f" — removed {st['rejected']} of {st['in']} records" + (f" ({reasons})" if reasons else "")
+            + (f"; stats: {stats}" if stats else ""))
+
+
 def _table(header: list[str], rows: list[list]) -> str:
     head = "| " + " | ".join(header) + " |\n|" + "|".join("---" for _ in header) + "|\n"
     return head + "".join("| " + " | ".join(str(c).replace("|", "\\|") for c in r) + " |\n" for r in rows)
@@ -160,19 +175,22 @@ def body(version: Version, repo_id: str, tag: str, lic: MixLicense, lang_note: s
     out.append(_table(["stage", "in", "kept", "rejected", "reasons"], rows))
     out.append("\n### Deduplication\n")
     dedup = _stage_entries(recipe, DEDUP_STAGES)
+    steps = _steps(m, DEDUP_STAGES)
     if dedup:
-        for name, opts in dedup:
-            out.append(f"Stage `{name}` with these settings (duplicates keep the first twin in source order):\n")
+        for i, (name, opts) in enumerate(dedup):
+            out.append(f"Stage `{name}` (of each duplicate group, the record of the source listed first in the "
+                       f"recipe is kept){_outcome(steps, i)}:\n")
             out.append(f"```yaml\n{_yaml(opts)}\n```\n")
     else:
         out.append("**No deduplication stage ran**: duplicates across or within sources were not removed.\n")
     out.append("### Decontamination\n")
     decont = _stage_entries(recipe, DECONT_STAGES)
+    steps = _steps(m, DECONT_STAGES)
     if decont:
-        for name, opts in decont:
+        for i, (name, opts) in enumerate(decont):
             sets = eval_sets(opts)
             listed = ", ".join(f"`{s}`" for s in sets) if sets else "(none named in its settings)"
-            out.append(f"Decontaminated against: {listed}. Settings of stage `{name}`:\n")
+            out.append(f"Decontaminated against: {listed}{_outcome(steps, i)}. Settings of stage `{name}`:\n")
             out.append(f"```yaml\n{_yaml(opts)}\n```\n")
     else:
         out.append("**Not decontaminated** against any evaluation set: check overlap before reporting "
@@ -201,12 +219,24 @@ def body(version: Version, repo_id: str, tag: str, lic: MixLicense, lang_note: s
                "`meta` ({file, line}: where the record was read).\n")
 
     out.append("## Rebuild this exact version\n")
-    out.append(f"Save the recipe below as `{m['name']}.yaml`, put the source files at the listed paths (their "
-               f"sha256 must match) and run `curate build {m['name']}.yaml`: it prints version `{m['version']}` "
-               "again. The id is a hash of the resolved recipe, the input digests / Hub revisions, the zhtune "
+    from curate.publish.rebuild import rebuild_recipe, reproduces
+
+    small = rebuild_recipe(recipe)
+    local = any(not f.get("hub") for i in m["inputs"] for f in i["files"])
+    where = (" put the source files at the listed paths next to it (their sha256 must match; local files are "
+             "not part of this upload) and") if local else ""
+    if reproduces(m, small):
+        out.append(f"Save the recipe below as `{m['name']}.yaml`,{where} run `curate build {m['name']}.yaml`: with "
+                   f"the same zhtune code and packages it prints version `{m['version']}` again (checked when this "
+                   "card was written). ")
+    else:
+        small = recipe
+        out.append("**zhtune could not confirm that the recipe below rebuilds this id** (it was written by a "
+                   f"different zhtune code); it is the resolved recipe of version `{m['version']}`. ")
+    out.append("The id is a hash of the resolved recipe, the input digests / Hub revisions, the zhtune "
                f"code (digest `{m.get('code')}`) and these package versions:\n")
     out.append("`" + ", ".join(f"{k} {v}" for k, v in m.get("packages", {}).items()) + "`\n")
-    out.append(f"```yaml\n{_yaml(recipe)}\n```\n")
+    out.append(f"```yaml\n{_yaml(small)}\n```\n")
     return "\n".join(out)
 
 
