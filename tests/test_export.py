@@ -106,3 +106,16 @@ def test_refuses_foreign_folder(demo, tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("mine")
     assert main(["export", str(demo.dir), "--to", "trl", "--out", str(tmp_path)]) == 2
     assert (tmp_path / "notes.txt").exists()
+
+
+def test_cli_choices_match_and_help_stays_light():
+    import subprocess
+    import sys
+
+    from curate.commands import export as cmd
+    from curate.export import TOOLS as LIB_TOOLS
+
+    assert cmd.TOOLS == LIB_TOOLS
+    code = ("import sys; from curate.cli import build_parser; build_parser(); "
+            "sys.exit(int(any(m in sys.modules for m in ('curate.export', 'curate.diff', 'curate.publish.card'))))")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0

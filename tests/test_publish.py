@@ -333,3 +333,15 @@ def test_real_client_wiring(demo, tmp_path, monkeypatch):
     assert calls[5][2]["tag"] == f"demo-{demo.id}" and calls[5][2]["revision"] == "card-sha"
     assert calls[5][2]["repo_type"] == "dataset"
     assert res.commits == ["data-sha", "card-sha"]
+
+
+def test_card_of_a_decontaminated_build(tmp_path):
+    shutil.copytree(REPO / "recipes" / "samples", tmp_path / "samples")
+    recipe = DEMO.read_text(encoding="utf-8").replace(
+        "\nmix:", "\n  - decontaminate: {against: [samples/eval_demo.jsonl]}\nmix:", 1)
+    (tmp_path / "demo.yaml").write_text(recipe, encoding="utf-8")
+    v = load_version(build(tmp_path / "demo.yaml", tmp_path / "out").dir)
+    step = next(s for s in v.manifest["funnel"] if s["stage"].startswith("decontaminate"))
+    text = DatasetCard(build_card(v, "someone/zh-mix", "t")).text
+    assert f"Decontaminated against: `samples/eval_demo.jsonl` — removed {step['rejected']} of {step['in']}" in text
+    assert "per eval set: `samples/eval_demo.jsonl`" in text and "could not confirm" not in text

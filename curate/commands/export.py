@@ -7,9 +7,11 @@ import argparse
 HELP = "export a version for LLaMA-Factory, axolotl, TRL or as plain JSONL (with config snippets)"
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    from curate.export import TOOLS
+# Same as curate.export.TOOLS (a test checks), kept here so `curate --help` does not import polars.
+TOOLS = ("llamafactory", "axolotl", "trl", "jsonl")
 
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("version", help="version folder, as printed by `curate build`")
     p.add_argument("--to", required=True, choices=TOOLS, help="target trainer / format")
     p.add_argument("--out", default=None, help="output folder (default: exports/<name>/<version>/<tool>/)")

@@ -107,9 +107,16 @@ def _outcome(steps: list[dict], i: int) -> str:
         return ""
     st = steps[i]
     reasons = ", ".join(f"{r} {n}" for r, n in st.get("reasons", {}).items())
-    stats = "; ".join(f"{k} {json.dumps(v, ensure_ascii=False)}" for k, v in (st.get("stats") or {}).items())
+    raw = dict(st.get("stats") or {})
+    per_set = raw.pop("eval_sets", None)
+    stats = "; ".join(f"{k} {json.dumps(v, ensure_ascii=False)}" for k, v in raw.items())
+    sets = ""
+    if isinstance(per_set, dict) and per_set:
+        sets = "; per eval set: " + "; ".join(
+            f"`{name}` {v.get('items', '?')} items, {v.get('matched_items', '?')} matched, "
+            f"{v.get('records', '?')} training records removed" for name, v in per_set.items())
     return (f" — removed {st['rejected']} of {st['in']} records" + (f" ({reasons})" if reasons else "")
-            + (f"; stats: {stats}" if stats else ""))
+            + sets + (f"; stats: {stats}" if stats else ""))
 
 
 def _table(header: list[str], rows: list[list]) -> str:
