@@ -84,3 +84,45 @@ def write_version(root: Path, rows: list[dict] | None = None, name: str = "demo"
         write_parquet(with_ids(records_frame(test_rows)), folder / "test.parquet")
     (folder / "manifest.json").write_text(json.dumps({"version": version_id, "name": name}), encoding="utf-8")
     return folder
+
+
+# ---- shared tiny setup (built once per test process: a version and a tiny model trained on its text)
+import functools  # noqa: E402
+import os  # noqa: E402
+import tempfile  # noqa: E402
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def one_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+@functools.lru_cache(maxsize=None)
+def tiny_setup(arch: str = "qwen2") -> tuple[Path, Path]:
+    """(version folder, tiny model folder), cached for the whole test session."""
+    from train.tiny import build_tiny_model
+
+    one_thread()
+    root = Path(tempfile.mkdtemp(prefix="zhtune-train-"))
+    rows = demo_rows()
+    version = write_version(root / "builds", rows, test_rows=rows[:2] + [r for r in rows if r["rejected"]][:2])
+    model = build_tiny_model(root / f"tiny-{arch}", arch=arch, texts=all_texts(rows), vocab_size=800)
+    return version, model
+
+
+def tiny_config(version: Path, model: Path, out: Path, *, method: str = "lora", stage: str = "sft",
+                training: dict | None = None, data: dict | None = None, **extra) -> dict:
+    """A raw train config for a few fast steps on one thread (same 4 records every step)."""
+    return {
+        "data": {"version": str(version), "stage": stage, "max_records": 4, **(data or {})},
+        "model": {"path": str(model)},
+        "method": {"name": method} if isinstance(method, str) else method,
+        "output_root": str(out),
+        "training": {"max_steps": 3, "per_device_train_batch_size": 4, "learning_rate": 1e-2,
+                     "max_length": 96, "save_steps": 2, **(training or {})},
+        **extra,
+    }
