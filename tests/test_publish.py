@@ -258,6 +258,9 @@ def test_real_push_without_login_is_a_user_error(demo, tmp_path, capsys, monkeyp
     monkeypatch.delenv("HF_TOKEN", raising=False)
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     monkeypatch.setattr("huggingface_hub.get_token", lambda: None)
+    assert main(["publish", str(demo.dir), "--repo", "someone/zh-mix"]) == 2  # tests run with HF_HUB_OFFLINE=1
+    assert "HF_HUB_OFFLINE is set" in capsys.readouterr().err
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)
     assert main(["publish", str(demo.dir), "--repo", "someone/zh-mix"]) == 2
     assert "not logged in" in capsys.readouterr().err
 
@@ -318,6 +321,7 @@ def test_real_client_wiring(demo, tmp_path, monkeypatch):
         return str(p)
 
     monkeypatch.setattr(huggingface_hub, "get_token", lambda: "hf_fake")
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", False)
     monkeypatch.setattr(huggingface_hub, "hf_hub_download", fake_download)
     monkeypatch.setattr(datasets.DatasetDict, "push_to_hub", fake_push)
     hub = HfHub()
@@ -345,3 +349,21 @@ def test_card_of_a_decontaminated_build(tmp_path):
     text = DatasetCard(build_card(v, "someone/zh-mix", "t")).text
     assert f"Decontaminated against: `samples/eval_demo.jsonl` — removed {step['rejected']} of {step['in']}" in text
     assert "per eval set: `samples/eval_demo.jsonl`" in text and "could not confirm" not in text
+
+
+def test_hub_refusal_is_one_line(demo, tmp_path, capsys, monkeypatch):
+    import importlib
+
+    from huggingface_hub.errors import HfHubHTTPError, Response
+
+    httpx = importlib.import_module(Response.__module__.split(".")[0])  # the HTTP client huggingface_hub uses
+
+    class Refusing(RecordingHub):
+        def create_repo(self, repo_id, private):
+            resp = httpx.Response(403, request=httpx.Request("POST", "https://huggingface.co/api/repos/create"))
+            raise HfHubHTTPError("403 Forbidden: you cannot write to someone\nmore detail", response=resp)
+
+    monkeypatch.setattr("curate.publish.hub.HfHub", lambda: Refusing(tmp_path / "r"))
+    assert main(["publish", str(demo.dir), "--repo", "someone/zh-mix"]) == 2
+    err = capsys.readouterr().err
+    assert "the Hub refused the push: 403 Forbidden: you cannot write to someone" in err and "Traceback" not in err

@@ -41,7 +41,18 @@ def run(args: argparse.Namespace) -> int:
         hub = FolderHub(out)
     else:
         hub = HfHub()
-    res = publish(version, args.repo, hub, private=args.private, tag=args.revision_tag)
+    try:
+        res = publish(version, args.repo, hub, private=args.private, tag=args.revision_tag)
+    except Exception as e:  # a Hub refusal (auth, conflict, network) is one line, not a traceback
+        from huggingface_hub.errors import HfHubHTTPError
+
+        if isinstance(e, HfHubHTTPError):
+            from curate.errors import UserError
+
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise UserError(f"the Hub refused the push: {first}",
+                            hint="check --repo and your write access; a re-run is safe (the tag is created last)") from None
+        raise
     for note in res.notes:
         print(note)
     if args.dry_run:

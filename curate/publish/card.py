@@ -90,8 +90,6 @@ def card_data(version: Version, lic: MixLicense, langs: list[str], preference: b
         "size_categories": [size_category(m["counts"]["train"] + m["counts"]["test"])],
         "tags": tags,
     }
-    if lic.hub_id == "other":
-        data["license_name"] = "unknown-source-license" if lic.level == "unknown" else "mixed-source-terms"
     if hub_sources:
         data["source_datasets"] = sorted(set(hub_sources))
     return data
@@ -175,8 +173,9 @@ def body(version: Version, repo_id: str, tag: str, lic: MixLicense, lang_note: s
                    "different data and give a different version id.\n")
 
     out.append("## How it was cleaned\n")
-    out.append("Every record read is either in the mix or in the build's `rejected.parquet` with its stage and "
-               "reason (read = kept + rejected holds for every source). The funnel:\n")
+    out.append("Every record read is either in this mix or was rejected with a stage and a reason (kept in the "
+               "build's `rejected.parquet`, not uploaded); read = kept + rejected holds for every source. "
+               "The funnel:\n")
     rows = [[s["stage"], s["in"], s["kept"], s["rejected"],
              ", ".join(f"{r} {n}" for r, n in s.get("reasons", {}).items()) or "—"] for s in m["funnel"]]
     out.append(_table(["stage", "in", "kept", "rejected", "reasons"], rows))

@@ -62,8 +62,11 @@ class HfHub:
     """The real Hub, through huggingface_hub and `datasets`. Needs the network and a login."""
 
     def __init__(self) -> None:
-        from huggingface_hub import HfApi, get_token
+        from huggingface_hub import HfApi, constants, get_token
 
+        if constants.HF_HUB_OFFLINE:
+            raise UserError("HF_HUB_OFFLINE is set: cannot reach the Hub",
+                            hint="unset HF_HUB_OFFLINE to publish, or use --dry-run")
         if get_token() is None:  # only asks whether one exists; the value is never kept
             raise UserError("not logged in to the Hugging Face Hub",
                             hint="set HF_TOKEN or run `hf auth login`; or try `--dry-run` first")
