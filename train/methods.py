@@ -102,7 +102,8 @@ def _check_modules(model, names, key: str) -> None:
     module_names = [n for n, _ in model.named_modules()]
     for target in names:
         if not any(n == target or n.endswith("." + target) for n in module_names):
-            leaves = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if not list(m.children())})
+            leaves = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules()
+                             if not list(m.children()) and getattr(m, "weight", None) is not None})
             raise UserError(f"method.{key}: no module named {target!r} in this model ({model.config.model_type})",
                             hint=f"module names here include: {', '.join(leaves[:20])}")
 
