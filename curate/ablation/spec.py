@@ -1,0 +1,191 @@
+"""The ablation file: a base recipe + train + eval config, and variants that each change one thing.
+
+```yaml
+name: data-types
+recipe: ../demo.yaml                 # base recipe (paths relative to this file)
+train: ../train/smollm2_lora.yaml    # base train config; data.version is set per variant
+eval: {tasks: [...], batch_size: 8}  # base eval config; model is set per run
+seeds: [1, 2, 3]                     # training seeds
+hold_total: true                     # every variant keeps the base mix.total (effects are not "more data")
+extra_sources: [{name: cot, path: ..., type: cot}]   # what `add:` variants bring in
+variants:
+  - leave_one_out: [belle, multiturn]               # one variant per source or type
+  - {name: +cot, add: [{source: cot, weight: 0.2}]}
+  - {name: no-dedup, recipe: {clean: [normalize]}}  # recipe overrides (deep merge; lists replaced)
+  - {name: dora, train: {method: {name: dora}}}     # training / eval axes
+```
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from curate.errors import UserError
+from curate.recipe import format_validation_error
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Addition(Strict):
+    source: str
+    weight: float | None = Field(default=None, ge=0)  # mix weight when the base mixes by weights
+
+
+class VariantSpec(Strict):
+    name: str | None = None
+    leave_one_out: list[str] | None = None
+    add: list[Addition | str] | None = None
+    recipe: dict[str, Any] = Field(default_factory=dict)
+    train: dict[str, Any] = Field(default_factory=dict)
+    eval: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _named(self) -> "VariantSpec":
+        if self.leave_one_out is None and not self.name:
+            raise ValueError("a variant needs a `name` (only `leave_one_out` entries name themselves)")
+        if self.leave_one_out is not None and (self.add or self.recipe or self.train or self.eval):
+            raise ValueError("`leave_one_out` expands into one variant per entry; give other changes as separate variants")
+        return self
+
+
+class AblationSpec(Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
+    recipe: str
+    train: str | dict[str, Any]
+    eval: dict[str, Any]
+    seeds: list[int] = Field(default_factory=lambda: [42], min_length=1)
+    hold_total: bool = True
+    extra_sources: list[dict[str, Any]] = Field(default_factory=list)
+    variants: list[VariantSpec] = Field(default_factory=list)
+    output_dir: str = "ablations"
+    builds_dir: str = "builds"
+    runs_dir: str = "runs"
+    evals_dir: str = "evals"
+
+
+@dataclass
+class Variant:
+    """One resolved variant: a full recipe dict and the train/eval overrides."""
+
+    name: str
+    recipe: dict
+    train: dict = field(default_factory=dict)
+    eval: dict = field(default_factory=dict)
+    change: str = "base"
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in override.items():
+        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
+    return out
+
+
+def _drop_sources(recipe: dict, names: set[str]) -> dict:
+    r = copy.deepcopy(recipe)
+    r["sources"] = [s for s in r["sources"] if s["name"] not in names]
+    mix = r.get("mix") or {}
+    for rule in ("weights", "counts"):
+        if mix.get(rule):
+            mix[rule] = {k: v for k, v in mix[rule].items() if k not in names}
+    for stage in r.get("clean") or []:
+        if isinstance(stage, dict):
+            opts = next(iter(stage.values())) or {}
+            if isinstance(opts, dict) and opts.get("sources"):
+                opts["sources"] = [s for s in opts["sources"] if s not in names]
+    return r
+
+
+def leave_one_out(recipe: dict, item: str) -> dict:
+    """Remove a source, or every source of a type."""
+    names = {s["name"] for s in recipe["sources"] if s["name"] == item or s.get("type", "general") == item}
+    if not names:
+        known = sorted({s["name"] for s in recipe["sources"]} | {s.get("type", "general") for s in recipe["sources"]})
+        raise UserError(f"ablation leave_one_out: no source or type named `{item}`", hint=f"known: {', '.join(known)}")
+    if len(names) == len(recipe["sources"]):
+        raise UserError(f"ablation leave_one_out: removing `{item}` leaves no source")
+    return _drop_sources(recipe, names)
+
+
+def add_sources(recipe: dict, additions: list[Addition], extra: dict[str, dict]) -> dict:
+    r = copy.deepcopy(recipe)
+    mix = r.setdefault("mix", {}) or {}
+    weights = mix.get("weights")
+    for add in additions:
+        if add.source not in extra:
+            raise UserError(f"ablation add: `{add.source}` is not in extra_sources", hint=f"known: {', '.join(extra) or 'none'}")
+        r["sources"].append(copy.deepcopy(extra[add.source]))
+        if weights is not None:
+            weights[add.source] = add.weight if add.weight is not None else sum(weights.values()) / max(len(weights), 1)
+        elif mix.get("counts") is not None:
+            raise UserError(f"ablation add `{add.source}`: the base mixes by `counts`; give the variant a recipe override")
+    return r
+
+
+def _rebase_paths(source: dict, from_dir: Path, to_dir: Path) -> dict:
+    """Extra sources are written relative to the ablation file; recipes resolve against the base recipe."""
+    s = dict(source)
+    paths = s.get("path")
+    if paths is not None:
+        rebase = lambda p: p if os.path.isabs(p) else os.path.relpath(from_dir / p, to_dir)  # noqa: E731
+        s["path"] = [rebase(p) for p in paths] if isinstance(paths, list) else rebase(paths)
+    return s
+
+
+def expand_variants(spec: AblationSpec, base_recipe: dict, here: Path, recipe_dir: Path) -> list[Variant]:
+    """The base plus every variant, with leave_one_out entries expanded; names must be unique."""
+    extra = {s["name"]: _rebase_paths(s, here, recipe_dir) for s in spec.extra_sources}
+    out = [Variant("base", copy.deepcopy(base_recipe))]
+    for i, v in enumerate(spec.variants):
+        if v.leave_one_out is not None:
+            out += [Variant(f"-{item}", leave_one_out(base_recipe, item), change=f"leave out {item}") for item in v.leave_one_out]
+            continue
+        recipe = base_recipe
+        changes = []
+        if v.add:
+            additions = [a if isinstance(a, Addition) else Addition(source=a) for a in v.add]
+            recipe = add_sources(recipe, additions, extra)
+            changes.append("add " + ", ".join(a.source for a in additions))
+        if v.recipe:
+            recipe = deep_merge(recipe, v.recipe)
+            changes.append("recipe " + ", ".join(sorted(v.recipe)))
+        changes += [f"train {k}" for k in sorted(v.train)] + [f"eval {k}" for k in sorted(v.eval)]
+        out.append(Variant(v.name, copy.deepcopy(recipe), v.train, v.eval, "; ".join(changes) or "none"))
+    names = [v.name for v in out]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise UserError(f"ablation variants must have unique names; repeated: {', '.join(dupes)}")
+    if spec.hold_total:
+        total = (base_recipe.get("mix") or {}).get("total")
+        if total is None:
+            raise UserError("ablation hold_total: the base recipe needs mix.total",
+                            hint="set mix.total in the base recipe, or hold_total: false to let sizes change")
+        explicit = {v.name for v in spec.variants if "total" in (v.recipe.get("mix") or {})}
+        for v in out:
+            mix = v.recipe.setdefault("mix", {})
+            if v.name not in explicit and mix.get("counts") is None:
+                mix["total"] = total
+    return out
+
+
+def load_spec(path: str | Path) -> tuple[AblationSpec, Path]:
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"ablation file not found: {p}")
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise UserError(f"{p}: invalid YAML: {e}") from None
+    try:
+        return AblationSpec.model_validate(raw), p.resolve().parent
+    except ValidationError as e:
+        raise UserError(f"{p} is invalid:\n{format_validation_error(e, '', AblationSpec)}") from None

@@ -1,0 +1,26 @@
+"""curate ablate ABLATION.yaml: build, train and evaluate every variant (all cached), then compare."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "run an ablation study: recipe variants x seeds -> effects with intervals"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("ablation", help="ablation YAML (see recipes/ablations/data-types.yaml)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan (variants, version ids, cached or not, estimated cost)")
+    p.add_argument("--scale", type=float, default=1.0, help="multiply mix totals and training steps (e.g. 10 on a GPU)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from curate.ablation.runner import run_ablation
+    from curate.errors import UserError
+
+    if args.scale <= 0:
+        raise UserError("--scale must be positive")
+    out = run_ablation(args.ablation, scale=args.scale, dry_run=args.dry_run)
+    if out is not None:
+        print((out / "summary.md").read_text(encoding="utf-8"))
+        print(out)
+    return 0
