@@ -100,8 +100,8 @@ def ngram_hashes(flat: np.ndarray, lengths: np.ndarray, n: int) -> tuple[np.ndar
             c = np.where(ne > k, c, np.uint64(0))
         h *= _P
         h += c
-    if short:
-        h ^= ne.astype(np.uint64) << np.uint64(56)
+    if short:  # tag whole-text shingles of short texts with their length (full n-grams untouched)
+        h ^= np.where(ne < n, ne.astype(np.uint64) << np.uint64(56), np.uint64(0))
     return _mix(h), counts
 
 

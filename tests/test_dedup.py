@@ -189,6 +189,8 @@ def test_ngram_hashes_short_texts_and_boundaries():
     assert h[0][0] == h[3][0]  # "abc" inside "abcdef" == the whole text "abc"
     assert h[1][0] not in set(h[0].tolist())  # "ab" (short) is not an n-gram of "abcdef"
     assert h[0][2] == h[4][0]  # "cde": same n-gram in another text
+    alone, _ = mh.ngram_hashes(*mh.codepoints(["abcdef"]), 3)
+    assert alone.tolist() == h[0].tolist()  # a short text elsewhere in the batch changes nothing
 
 
 def test_lsh_params_match_datasketch():

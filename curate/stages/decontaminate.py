@@ -4,15 +4,18 @@ Texts are compared after `match_key_expr` (lower-case, no spaces, no punctuation
 `contaminated` by an eval item when any of these holds (checked in this order):
 1. exact: its text equals the item's text;
 2. ngram: it contains at least `min_coverage` of the item's informative character n-grams
-   (`ngram`, default 13). An n-gram found in `generic_items` or more distinct eval items is
-   boilerplate (a shared stem such as 下列关于…的说法正确的是, or an instruction template) and does
-   not count; an item with no informative n-gram (shorter than n) is left to rules 1 and 3.
-3. near: the Jaccard similarity of the two sets of character `near_ngram`-grams is at least
-   `near_threshold` (lightly edited copies). Candidates come from an inverted index of the
-   items' rare n-grams and are pruned by a count bound, then the Jaccard is computed exactly.
+   (`ngram`, default 13). An n-gram found in `generic_items` (default 2) or more distinct eval
+   items is boilerplate (a shared stem such as 下列关于…的说法正确的是, an instruction template)
+   and does not count: what must be copied is what is specific to the item. An item with no
+   informative n-gram (shorter than n, or made only of shared parts) is left to rules 1 and 3.
+3. near: the Jaccard similarity of the two sets of character `near_ngram`-grams (default 3) is
+   at least `near_threshold` (default 0.6: one character changed in a 14-character question
+   still matches) and the record holds `min_coverage` of the item's informative near-grams
+   (so a shared stem with different short options is not a match). Candidates come from an
+   inverted index of the items' rarer n-grams, pruned by a count bound; the Jaccard is exact.
 Multiple-choice items are stem + options (see `eval_sets.py`), so a generic stem alone never
 matches: the record would have to share most of the item, options included. Items shorter than
-`min_chars` and texts shared by `generic_items` or more items are not used at all.
+`min_chars` are not used; identical items count once.
 """
 
 from __future__ import annotations
@@ -32,16 +35,19 @@ from curate.stages.eval_sets import EvalItem, read_eval_items
 from curate.text import text_expr
 
 
+NEAR_COMMON_ITEMS = 20
+
+
 class Options(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     against: list[str] = Field(min_length=1)  # eval files or folders, relative to the recipe
     scope: Literal["instruction", "prompt", "conversation"] = "prompt"  # training text compared
     ngram: int = Field(13, ge=4, le=64)  # characters per n-gram for the overlap rule
-    min_coverage: float = Field(0.5, gt=0, le=1)  # share of an item's informative n-grams a record must contain
-    generic_items: int = Field(5, ge=2)  # an n-gram (or whole text) in this many eval items is boilerplate
+    min_coverage: float = Field(0.5, gt=0, le=1)  # share of an item's informative n-grams a record must hold
+    generic_items: int = Field(2, ge=2)  # an n-gram found in this many eval items is boilerplate, not evidence
     near: bool = True  # also catch lightly edited copies by Jaccard similarity
-    near_threshold: float = Field(0.7, gt=0, le=1)
-    near_ngram: int = Field(5, ge=1, le=32)
+    near_threshold: float = Field(0.6, gt=0, le=1)
+    near_ngram: int = Field(3, ge=1, le=32)
     min_chars: int = Field(8, ge=1)  # eval items shorter than this (after normalisation) are ignored
 
     @field_validator("against")
@@ -64,16 +70,17 @@ class EvalIndex:
         keys = _norm([i.text for i in items])
         frame = pl.DataFrame({"key": keys, "i": np.arange(len(items))}).filter(pl.col("key").str.len_chars() > 0)
         groups = frame.group_by("key", maintain_order=True).agg(pl.col("i").first(), pl.len().alias("n"))
-        self.generic_texts = int((groups["n"] >= opts.generic_items).sum())
+        self.repeated = int(frame.height - groups.height)  # identical items count once (the first is named)
         short = groups["key"].str.len_chars() < opts.min_chars
         self.too_short = int(short.sum())
-        groups = groups.filter((pl.col("n") < opts.generic_items) & ~short)
+        groups = groups.filter(~short)
         self.items = [items[i] for i in groups["i"].to_list()]
         self.keys = groups["key"]
-        self.ngram = self._grams(opts.ngram)
-        self.near = self._grams(opts.near_ngram) if opts.near else None
+        self.ngram = self._grams(opts.ngram, opts.generic_items)
+        # for the near rule "common" only steers candidate search (the bound stays exact): a high cut keeps it selective
+        self.near = self._grams(opts.near_ngram, NEAR_COMMON_ITEMS) if opts.near else None
 
-    def _grams(self, n: int) -> dict:
+    def _grams(self, n: int, common_items: int) -> dict:
         flat, lengths = codepoints(self.keys.to_list())
         hashes, counts = ngram_hashes(flat, lengths, n)
         item = np.repeat(np.arange(len(lengths)), counts)
@@ -81,11 +88,12 @@ class EvalIndex:
         df = pl.DataFrame({"item": item[keep], "gram": hashes[keep]}).unique()
         freq = df.group_by("gram").agg(pl.len().alias("items"))
         df = df.join(freq, on="gram")
-        generic = pl.col("items") >= self.opts.generic_items
-        sizes = df.group_by("item").agg(pl.len().alias("size"), generic.sum().alias("common"))
-        rare = df.filter(~generic).select("gram", "item")
+        common = pl.col("items") >= common_items
+        sizes = df.group_by("item").agg(pl.len().alias("size"), common.sum().alias("common"))
+        rare = df.filter(~common).select("gram", "item")
+        generic = freq.filter(pl.col("items") >= self.opts.generic_items)["gram"]
         return {"n": n, "rare": rare, "sizes": sizes, "lookup": np.sort(rare["gram"].unique().to_numpy()),
-                "generic_ngrams": int(freq.filter(generic).height)}
+                "generic": frozenset(generic.to_list()), "generic_ngrams": generic.len()}
 
 
 def _hits(keys: pl.Series, grams: list[dict], progress) -> list[pl.DataFrame]:
@@ -143,8 +151,15 @@ def _near_matches(hits: pl.DataFrame, g: dict, keys: pl.Series, index: EvalIndex
     ur, ui = np.unique(rows), np.unique(items)
     tset = dict(zip(ur.tolist(), shingle_sets(keys.gather(ur).to_list(), g["n"])))
     eset = dict(zip(ui.tolist(), shingle_sets(index.keys.gather(ui).to_list(), g["n"])))
-    jac = np.fromiter((jaccard(tset[r], eset[i]) for r, i in zip(rows.tolist(), items.tolist())), np.float64, len(rows))
-    m = cand.select("row", "item").with_columns(pl.Series("j", jac)).filter(pl.col("j") >= opts.near_threshold)
+    generic = g["generic"]
+    specific = {i: e - generic for i, e in eset.items()}
+    jac, cov = np.zeros(len(rows)), np.zeros(len(rows))
+    for k, (r, i) in enumerate(zip(rows.tolist(), items.tolist())):
+        jac[k] = jaccard(tset[r], eset[i])
+        if jac[k] >= opts.near_threshold and specific[i]:
+            cov[k] = len(tset[r] & specific[i]) / len(specific[i])
+    m = (cand.select("row", "item").with_columns(pl.Series("j", jac), pl.Series("c", cov))
+         .filter((pl.col("j") >= opts.near_threshold) & (pl.col("c") >= opts.min_coverage)))
     return m.select("row", "item", pl.format("jaccard{}", pl.col("j").round(2)).alias("how")), cand.height
 
 
@@ -188,7 +203,7 @@ def _stats(index: EvalIndex, matches: pl.DataFrame, first: pl.DataFrame, near_ca
         per_set[f]["records"] = int(n)
     by_rule = dict(first.group_by("rule").len().iter_rows())
     return {"eval_items": len(index.items), "eval_items_too_short": index.too_short,
-            "eval_texts_generic": index.generic_texts, "generic_ngrams": index.ngram["generic_ngrams"],
+            "eval_items_repeated": index.repeated, "generic_ngrams": index.ngram["generic_ngrams"],
             "contaminated": first.height, "matched_eval_items": int(matches["item"].n_unique()),
             "matched_exact": int(by_rule.get(0, 0)), "matched_ngram": int(by_rule.get(1, 0)),
             "matched_near": int(by_rule.get(2, 0)), "near_candidates": near_candidates,
