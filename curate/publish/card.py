@@ -214,9 +214,16 @@ def body(version: Version, repo_id: str, tag: str, lic: MixLicense, lang_note: s
                + (f", total {mix['total']}" if mix.get("total") else "") + ", seed "
                + f"{recipe.get('seed')}; test share {recipe.get('split', {}).get('test', 0)}.\n")
     groups = sorted(set(mix.get("available", {})) | set(mix.get("realized", {})))
-    rows = [[g, mix.get("available", {}).get(g, ""), mix.get("requested", {}).get(g, ""),
-             mix.get("realized", {}).get(g, 0), mix.get("shortfall", {}).get(g, "")] for g in groups]
-    out.append(_table(["group", "available", "requested", "realized", "shortfall"], rows))
+    groups = sorted(set(groups) | set(mix.get("requested", {})))
+    rows = [[g, mix.get("available", {}).get(g, 0), mix.get("requested", {}).get(g, "—"),
+             mix.get("realized", {}).get(g, 0), mix.get("shortfall", {}).get(g) or ""] for g in groups]
+    out.append(_table(["group", "available after cleaning", "requested", "realized", "shortfall"], rows))
+    short = {g: n for g, n in (mix.get("shortfall") or {}).items() if n}
+    if short:
+        why = ("not enough records of those groups survived cleaning, and the recipe does not sample with "
+               "replacement" if not mix.get("replace") else "see the build report")
+        out.append(f"\n**The mix is {sum(short.values())} records short of the request** ("
+                   + ", ".join(f"{g} {n}" for g, n in short.items()) + f"): {why}.\n")
 
     out.append("## Fields\n")
     out.append("`id` (content hash of messages + rejected), `source`, `type`, `messages` (list of "
