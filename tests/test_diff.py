@@ -28,9 +28,8 @@ def pair(tmp_path_factory) -> tuple[Version, Version]:
     recipe["mix"]["weights"] = {"alpaca_zh": 0.5, "belle_zh": 0.25, "sharegpt_zh": 0.25}
     recipe["sources"] = [s for s in recipe["sources"] if s["name"] not in ("cot_zh", "preference_zh")]
     recipe["sources"][0]["license"] = "cc-by-nc-4.0"
-    lines = (root / "samples" / "alpaca_zh.json").read_text(encoding="utf-8")
-    (root / "samples" / "alpaca_zh.json").write_text(lines.replace("欢迎你加入我们的团队", "欢迎你加入我们的大家庭"),
-                                                      encoding="utf-8")
+    text = (root / "samples" / "alpaca_zh.json").read_text(encoding="utf-8")
+    (root / "samples" / "alpaca_zh.json").write_text(text + "\n", encoding="utf-8")  # same records, new digest
     (root / "variant.yaml").write_text(yaml.safe_dump(recipe, allow_unicode=True, sort_keys=False), encoding="utf-8")
     b = load_version(build(root / "variant.yaml", out).dir)
     return a, b
