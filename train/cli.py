@@ -43,6 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, help="training.seed")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="any config key, e.g. --set training.packing=true --set method.r=16")
+    parser.add_argument("--threads", type=int, metavar="N",
+                        help="CPU threads for torch (on a shared machine 1-2 avoids oversubscription stalls)")
     parser.add_argument("--force", action="store_true", help="train again even if a finished run exists")
     parser.add_argument("--list-methods", action="store_true", help="print the PEFT methods and exit")
 
@@ -81,6 +83,10 @@ def run(args: argparse.Namespace) -> int:
     from train.config import load_config
     from train.runner import train
 
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     cfg = load_config(args.config, overrides(args))
     folder = train(cfg, force=args.force)
     print(folder)
