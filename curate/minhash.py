@@ -131,6 +131,29 @@ def signatures(hashes: np.ndarray, counts: np.ndarray, num_perm: int, seed: int 
     return out
 
 
+class HashSet:
+    """Membership of 64-bit hashes in a fixed set, vectorised: a 16M-entry bitmap on the top
+    24 bits rejects almost every non-member in one gather; the rest go to a binary search."""
+
+    def __init__(self, values: np.ndarray):
+        self.sorted = np.unique(np.asarray(values, dtype=np.uint64))
+        self.bitmap = np.zeros(1 << 24, dtype=np.bool_)
+        self.bitmap[self.sorted >> np.uint64(40)] = True
+
+    def __len__(self) -> int:
+        return len(self.sorted)
+
+    def contains(self, hashes: np.ndarray) -> np.ndarray:
+        out = self.bitmap[hashes >> np.uint64(40)]
+        maybe = np.flatnonzero(out)
+        if len(maybe) and len(self.sorted):
+            h = hashes[maybe]
+            pos = np.minimum(np.searchsorted(self.sorted, h), len(self.sorted) - 1)
+            out[maybe] = self.sorted[pos] == h
+        return out
+
+
+@lru_cache(maxsize=64)
 def lsh_params(threshold: float, num_perm: int, weights: tuple[float, float] = (0.05, 0.95)) -> tuple[int, int]:
     """(bands, rows per band) minimising weighted false-positive + false-negative probability.
 

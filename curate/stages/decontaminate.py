@@ -11,8 +11,8 @@ Texts are compared after `match_key_expr` (lower-case, no spaces, no punctuation
 3. near: the Jaccard similarity of the two sets of character `near_ngram`-grams (default 3) is
    at least `near_threshold` (default 0.6: one character changed in a 14-character question
    still matches) and the record holds `min_coverage` of the item's informative near-grams
-   (so a shared stem with different short options is not a match). Candidates come from an
-   inverted index of the items' rarer n-grams, pruned by a count bound; the Jaccard is exact.
+   (so a shared stem with different short options is not a match). Candidates come from
+   MinHash LSH (recall-weighted bands, see `curate/minhash.py`); the Jaccard is then exact.
 Multiple-choice items are stem + options (see `eval_sets.py`), so a generic stem alone never
 matches: the record would have to share most of the item, options included. Items shorter than
 `min_chars` are not used; identical items count once.
@@ -28,14 +28,12 @@ import numpy as np
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from curate.minhash import BLOCK, codepoints, jaccard, match_key_expr, ngram_hashes, shingle_sets, workers
+from curate.minhash import (BLOCK, HashSet, codepoints, jaccard, lsh_params, match_key_expr, ngram_hashes, shingle_sets, text_bands,
+                            workers)
 from curate.records import as_rejects
 from curate.stages import StageContext, StageResult
 from curate.stages.eval_sets import EvalItem, read_eval_items
 from curate.text import text_expr
-
-
-NEAR_COMMON_ITEMS = 20
 
 
 class Options(BaseModel):
@@ -48,6 +46,7 @@ class Options(BaseModel):
     near: bool = True  # also catch lightly edited copies by Jaccard similarity
     near_threshold: float = Field(0.6, gt=0, le=1)
     near_ngram: int = Field(3, ge=1, le=32)
+    num_perm: int = Field(128, ge=16, le=1024)  # MinHash signature length for the near rule
     min_chars: int = Field(8, ge=1)  # eval items shorter than this (after normalisation) are ignored
 
     @field_validator("against")
@@ -77,8 +76,7 @@ class EvalIndex:
         self.items = [items[i] for i in groups["i"].to_list()]
         self.keys = groups["key"]
         self.ngram = self._grams(opts.ngram, opts.generic_items)
-        # for the near rule "common" only steers candidate search (the bound stays exact): a high cut keeps it selective
-        self.near = self._grams(opts.near_ngram, NEAR_COMMON_ITEMS) if opts.near else None
+        self.near = self._grams(opts.near_ngram, opts.generic_items) if opts.near else None
 
     def _grams(self, n: int, common_items: int) -> dict:
         flat, lengths = codepoints(self.keys.to_list())
@@ -92,7 +90,7 @@ class EvalIndex:
         sizes = df.group_by("item").agg(pl.len().alias("size"), common.sum().alias("common"))
         rare = df.filter(~common).select("gram", "item")
         generic = freq.filter(pl.col("items") >= self.opts.generic_items)["gram"]
-        return {"n": n, "rare": rare, "sizes": sizes, "lookup": np.sort(rare["gram"].unique().to_numpy()),
+        return {"n": n, "rare": rare, "sizes": sizes, "lookup": HashSet(rare["gram"].to_numpy()),
                 "generic": frozenset(generic.to_list()), "generic_ngrams": generic.len()}
 
 
@@ -110,8 +108,7 @@ def _hits(keys: pl.Series, grams: list[dict], progress) -> list[pl.DataFrame]:
             if len(lookup) == 0 or len(hashes) == 0:
                 found.append((rows[:0], hashes[:0]))
                 continue
-            pos = np.minimum(np.searchsorted(lookup, hashes), len(lookup) - 1)
-            hit = (lookup[pos] == hashes) & np.repeat(lengths >= g["n"], counts)
+            hit = lookup.contains(hashes) & np.repeat(lengths >= g["n"], counts)
             found.append((rows[hit], hashes[hit]))
         if progress is not None:
             progress(len(lengths))
@@ -140,25 +137,38 @@ def _ngram_matches(hits: pl.DataFrame, g: dict, opts: Options) -> pl.DataFrame:
     return m.select("row", "item", pl.format("ngram{} {}/{}", pl.lit(g["n"]), "shared", "total").alias("how"))
 
 
-def _near_matches(hits: pl.DataFrame, g: dict, keys: pl.Series, index: EvalIndex, opts: Options) -> tuple[pl.DataFrame, int]:
-    # Jaccard >= t needs |T & E| >= t * |E|; a record sharing only r rare grams has |T & E| <= r + common(E)
-    shared = hits.join(g["rare"], on="gram").group_by("row", "item").agg(pl.len().alias("rare_hits"))
-    cand = shared.join(g["sizes"], on="item").filter(
-        (pl.col("rare_hits") + pl.col("common")).cast(pl.Float64) >= opts.near_threshold * pl.col("size"))
+def _near_matches(keys: pl.Series, index: EvalIndex, opts: Options) -> tuple[pl.DataFrame, int]:
+    """MinHash LSH candidates (eval item, record), then the exact Jaccard and coverage checks."""
+    g = index.near
+    bands, rows = lsh_params(opts.near_threshold, opts.num_perm)
+    kw = dict(ngram=g["n"], num_perm=opts.num_perm, bands=bands, rows=rows)
+    ek, ec = text_bands(lambda lo, hi: index.keys.slice(lo, hi - lo).to_list(), index.keys.len(), **kw)
+    tk, tc = text_bands(lambda lo, hi: keys.slice(lo, hi - lo).to_list(), keys.len(), **kw)
+    found = []
+    for b in range(bands):
+        e = pl.DataFrame({"key": ek[b][ec > 0], "item": np.flatnonzero(ec > 0)})
+        if e.height == 0:
+            continue
+        hit = np.flatnonzero(HashSet(e["key"].to_numpy()).contains(tk[b]) & (tc > 0))
+        found.append(pl.DataFrame({"key": tk[b][hit], "row": hit}).join(e, on="key").select("row", "item"))
+    empty = pl.DataFrame(schema={"row": pl.Int64, "item": pl.Int64, "how": pl.String})
+    if not found:
+        return empty, 0
+    cand = pl.concat(found).unique().sort("row", "item")
     if cand.height == 0:
-        return pl.DataFrame(schema={"row": pl.Int64, "item": pl.Int64, "how": pl.String}), 0
-    rows, items = cand["row"].to_numpy(), cand["item"].to_numpy()
-    ur, ui = np.unique(rows), np.unique(items)
+        return empty, 0
+    rows_, items = cand["row"].to_numpy(), cand["item"].to_numpy()
+    ur, ui = np.unique(rows_), np.unique(items)
     tset = dict(zip(ur.tolist(), shingle_sets(keys.gather(ur).to_list(), g["n"])))
     eset = dict(zip(ui.tolist(), shingle_sets(index.keys.gather(ui).to_list(), g["n"])))
     generic = g["generic"]
     specific = {i: e - generic for i, e in eset.items()}
-    jac, cov = np.zeros(len(rows)), np.zeros(len(rows))
-    for k, (r, i) in enumerate(zip(rows.tolist(), items.tolist())):
+    jac, cov = np.zeros(len(rows_)), np.zeros(len(rows_))
+    for k, (r, i) in enumerate(zip(rows_.tolist(), items.tolist())):
         jac[k] = jaccard(tset[r], eset[i])
         if jac[k] >= opts.near_threshold and specific[i]:
             cov[k] = len(tset[r] & specific[i]) / len(specific[i])
-    m = (cand.select("row", "item").with_columns(pl.Series("j", jac), pl.Series("c", cov))
+    m = (cand.with_columns(pl.Series("j", jac), pl.Series("c", cov))
          .filter((pl.col("j") >= opts.near_threshold) & (pl.col("c") >= opts.min_coverage)))
     return m.select("row", "item", pl.format("jaccard{}", pl.col("j").round(2)).alias("how")), cand.height
 
@@ -166,8 +176,7 @@ def _near_matches(hits: pl.DataFrame, g: dict, keys: pl.Series, index: EvalIndex
 def apply(table: pl.DataFrame, opts: Options, ctx: StageContext) -> StageResult:
     index = EvalIndex(read_eval_items(opts.against, ctx.base_dir), opts)
     keys = table.select(match_key_expr(text_expr(opts.scope)).alias("t"))["t"]
-    grams = [index.ngram] + ([index.near] if index.near else [])
-    hits = _hits(keys, grams, ctx.progress)
+    hits = _hits(keys, [index.ngram], ctx.progress)
     exact = (pl.DataFrame({"key": keys, "row": np.arange(table.height)}).filter(pl.col("key").str.len_chars() > 0)
              .join(pl.DataFrame({"key": index.keys, "item": np.arange(len(index.items))}), on="key")
              .select("row", "item", pl.lit("exact").alias("how")))
@@ -175,7 +184,7 @@ def apply(table: pl.DataFrame, opts: Options, ctx: StageContext) -> StageResult:
              _ngram_matches(hits[0], index.ngram, opts).with_columns(pl.lit(1).alias("rule"))]
     near_candidates = 0
     if index.near:
-        near, near_candidates = _near_matches(hits[1], index.near, keys, index, opts)
+        near, near_candidates = _near_matches(keys, index, opts)
         found.append(near.with_columns(pl.lit(2).alias("rule")))
     schema = {"row": pl.Int64, "item": pl.Int64, "how": pl.String, "rule": pl.Int32}
     matches = pl.concat([f.cast(schema) for f in found]).sort("row", "rule", "item")
