@@ -42,10 +42,15 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+# code that never changes what a build writes: editing it must not change version ids
+NOT_BUILD_CODE = {"commands", "publish", "ablation", "cli.py", "diff.py", "export.py"}
+
+
 def code_digest() -> str:
     """Hash of the curation code itself, so a changed stage never reuses an old version id."""
     root = Path(__file__).parent
-    files = sorted(p for p in root.rglob("*") if p.suffix in (".py", ".txt", ".yaml", ".json") and "__pycache__" not in p.parts)
+    files = sorted(p for p in root.rglob("*") if p.suffix in (".py", ".txt", ".yaml", ".json")
+                   and "__pycache__" not in p.parts and not NOT_BUILD_CODE & set(p.relative_to(root).parts))
     return short_id([(str(p.relative_to(root)), sha256_file(p)) for p in files], 16)
 
 
@@ -60,6 +65,21 @@ def input_fingerprint(recipe: Recipe) -> list[dict]:
         else:
             for path, shown in resolve_paths(src.paths, recipe.base_dir, src.name):
                 out.append({"source": src.name, "path": shown, "sha256": sha256_file(path)})
+    return out + stage_inputs(recipe)
+
+
+def stage_inputs(recipe: Recipe) -> list[dict]:
+    """Files that stages read (eval sets to decontaminate against, pattern files), with their digests.
+
+    A stage module lists them with an optional `referenced_files(opts, base_dir) -> [(path, shown)]`.
+    """
+    from curate.stages import stage_module
+
+    out = []
+    for i, spec in enumerate(recipe.stages):
+        listing = getattr(stage_module(spec.name), "referenced_files", None)
+        for path, shown in (listing(spec.options, recipe.base_dir) if listing else []):
+            out.append({"stage": f"clean[{i}].{spec.name}", "path": shown, "sha256": sha256_file(path)})
     return out
 
 
@@ -143,6 +163,7 @@ def _build_fresh(recipe: Recipe, vid: str, key: dict, writer: VersionWriter, qui
         "reproducible": all(s.revision is not None for s in recipe.sources if s.hub),
         "recipe": recipe.resolved(),
         "inputs": inputs,
+        "stage_inputs": [i for i in key["inputs"] if "stage" in i],
         "code": key["code"],
         "packages": key["packages"],
         "counts": {"train": train.height, "test": test.height, "rejected": all_rejects.height},

@@ -118,3 +118,11 @@ def test_code_escapes_inside_code_blocks_are_fine():
 def test_stages_handle_an_empty_table(stage):
     out = run(stage, table())
     assert out.kept.height == 0 and out.rejected.height == 0
+
+
+def test_language_in_parallel_gives_the_same_labels(monkeypatch):
+    t = table(*[[f"第{i}个问题是什么？", "答案很简单。" if i % 3 else "The answer is simple."] for i in range(9)])
+    serial = run(language, t)
+    monkeypatch.setattr(language, "PARALLEL_CHUNK", 4)  # 3 chunks over the worker processes
+    parallel = run(language, t)
+    assert parallel.kept.equals(serial.kept) and parallel.rejected.equals(serial.rejected)

@@ -77,6 +77,9 @@ def plan(spec: AblationSpec, here: Path, scale: float = 1.0) -> list[PlannedRun]
             t["output_root"] = spec.runs_dir
             e = deep_merge(spec.eval, v.eval)
             e["output_dir"] = spec.evals_dir
+            for task in e.get("tasks") or []:  # data folders are written relative to the ablation file
+                if isinstance(task, dict) and task.get("data_dir") and not Path(task["data_dir"]).is_absolute():
+                    task["data_dir"] = str((here / task["data_dir"]).resolve())
             out.append(PlannedRun(v, seed, recipe, vid, vdir, t, e, built=(vdir / "manifest.json").exists()))
     return out
 

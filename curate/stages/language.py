@@ -8,6 +8,7 @@ judge ("你好", "OK") are left out of the vote instead of being called foreign.
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -24,10 +25,11 @@ from curate.text import text_expr
 CODE_BLOCK = re.compile(r"```.*?(```|$)", re.S)
 INLINE_CODE = re.compile(r"`[^`\n]*`")
 URL = re.compile(r"https?://\S+|www\.\S+")
-NOISE = re.compile(r"[\d\s\W_]+", re.U)
+TOKEN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[^\W\d_\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")  # a hanzi, or a run of other letters
 CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 # lid.176 often calls Mandarin with digits or dialect words Wu/Yue/...: they are all written Chinese here
 CHINESE_VARIETIES = {"wuu", "yue", "gan", "hak", "nan", "cdo", "lzh", "zh-classical", "cjy", "hsn"}
+PARALLEL_CHUNK = 20000  # records per worker task; smaller tables stay in this process
 CJK_WEIGHT = 3  # one Chinese character carries about as much as a short word of Latin letters
 
 
@@ -39,7 +41,7 @@ class Options(BaseModel):
     merge_chinese: bool = True  # count Chinese varieties (wuu, yue, ...) as zh
     tag_only: bool = False  # write lang/lang_score, reject nothing
     min_chars: int = Field(default=4, ge=0)  # texts of less language weight are not judged ("OK"); 你好 = 6
-    max_chars: int = Field(default=2000, ge=50)  # predict on a prefix: long texts do not change the answer
+    max_chars: int = Field(default=200, ge=50)  # judge a prefix of each text: more does not change the answer
     model_path: str | None = None  # another fastText LID model file
 
 
@@ -62,7 +64,7 @@ def load_model(path: str):
 
 
 def clean_for_lid(text: str | None, max_chars: int) -> str:
-    """Drop code, URLs and newlines, and space out Chinese characters.
+    """Drop code, URLs, digits and punctuation, and put each Chinese character in its own token.
 
     fastText splits words on whitespace; an unbroken run of hanzi is one long "word" whose
     subwords lid.176 often reads as ja/sr/wuu. One character per token fixes that (measured on
@@ -70,21 +72,26 @@ def clean_for_lid(text: str | None, max_chars: int) -> str:
     """
     if not text:
         return ""
-    t = URL.sub(" ", INLINE_CODE.sub(" ", CODE_BLOCK.sub(" ", text[: max_chars * 2])))
-    t = CJK.sub(lambda m: f" {m.group(0)} ", t)
-    return " ".join(t.split())[: max_chars * 2]
+    t = text[: max_chars * 2]
+    if "`" in t:
+        t = INLINE_CODE.sub(" ", CODE_BLOCK.sub(" ", t))
+    if "http" in t or "www." in t:
+        t = URL.sub(" ", t)
+    return " ".join(TOKEN.findall(t[:max_chars]))
 
 
-def language_weight(text: str) -> int:
-    """How much language a text carries: letters, with each CJK character worth CJK_WEIGHT."""
-    letters = NOISE.sub("", text)
-    return len(letters) + (CJK_WEIGHT - 1) * len(CJK.findall(letters))
+def language_weight(cleaned: str) -> int:
+    """How much language a cleaned text carries: letters, with each CJK character worth CJK_WEIGHT."""
+    n_cjk = len(CJK.findall(cleaned))
+    return len(cleaned) - cleaned.count(" ") + (CJK_WEIGHT - 1) * n_cjk
 
 
-def predict(model, texts: list[str], opts: Options) -> list[tuple[str | None, float | None]]:
+def predict(model, texts: list[str], opts: Options, weights: list[int] | None = None) -> list[tuple[str | None, float | None]]:
+    """Label cleaned texts; those carrying too little language (weight < min_chars) get (None, None)."""
+    weights = weights if weights is not None else [language_weight(t) for t in texts]
     out: list[tuple[str | None, float | None]] = []
-    for t in texts:
-        if language_weight(t) < opts.min_chars:
+    for t, w in zip(texts, weights):
+        if w < opts.min_chars:
             out.append((None, None))
             continue
         labels, probs = model.predict(t, k=1)
@@ -100,10 +107,10 @@ def _turn_vote(model, turns: list[list[str]], opts: Options) -> list[tuple[str |
     out = []
     for record_turns in turns:
         cleaned = [clean_for_lid(t, opts.max_chars) for t in record_turns]
+        weights = [language_weight(t) for t in cleaned]
         votes: dict[str, list[float]] = {}
-        for t, (lab, score) in zip(cleaned, predict(model, cleaned, opts)):
+        for w, (lab, score) in zip(weights, predict(model, cleaned, opts, weights)):
             if lab is not None:
-                w = language_weight(t)
                 votes.setdefault(lab, [0.0, 0.0])
                 votes[lab][0] += w
                 votes[lab][1] += w * score
@@ -115,16 +122,44 @@ def _turn_vote(model, turns: list[list[str]], opts: Options) -> list[tuple[str |
     return out
 
 
-def apply(table: pl.DataFrame, opts: Options, ctx: StageContext) -> StageResult:
-    model = load_model(opts.model_path or str(default_model_path()))
+def label_chunk(args: tuple[list, Options, str]) -> list[tuple[str | None, float | None]]:
+    """Labels for a chunk of records (turn lists, or texts in record mode); runs in worker processes."""
+    items, opts, model_path = args
+    model = load_model(model_path)
     if opts.mode == "turn":
-        turns = table.select(pl.col("messages").list.eval(pl.element().struct.field("content")).alias("t"))["t"].to_list()
-        labels = _turn_vote(model, turns, opts)
+        return _turn_vote(model, items, opts)
+    return predict(model, [clean_for_lid(t, opts.max_chars) for t in items], opts)
+
+
+def label_all(items: list, opts: Options, model_path: str, progress=None) -> list[tuple[str | None, float | None]]:
+    """Label every record; large tables are split over all cores (order kept, so results are deterministic)."""
+    chunks = [items[i:i + PARALLEL_CHUNK] for i in range(0, len(items), PARALLEL_CHUNK)]
+    workers = min(os.cpu_count() or 1, len(chunks))
+    out: list = []
+    if workers <= 1:
+        for c in chunks:
+            out += label_chunk((c, opts, model_path))
+            if progress:
+                progress(len(c))
+        return out
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+        for c, labels in zip(chunks, pool.map(label_chunk, [(c, opts, model_path) for c in chunks])):
+            out += labels
+            if progress:
+                progress(len(c))
+    return out
+
+
+def apply(table: pl.DataFrame, opts: Options, ctx: StageContext) -> StageResult:
+    model_path = opts.model_path or str(default_model_path())
+    if opts.mode == "turn":
+        items = table.select(pl.col("messages").list.eval(pl.element().struct.field("content")).alias("t"))["t"].to_list()
     else:
-        texts = [clean_for_lid(t, opts.max_chars) for t in table.select(text_expr().alias("t"))["t"].to_list()]
-        labels = predict(model, texts, opts)
-    if ctx.progress:
-        ctx.progress(table.height)
+        items = table.select(text_expr().alias("t"))["t"].to_list()
+    labels = label_all(items, opts, model_path, ctx.progress)
     tagged = table.with_columns(pl.Series("lang", [l for l, _ in labels], dtype=pl.String),
                                 pl.Series("lang_score", [s for _, s in labels], dtype=pl.Float64))
     counts = tagged.group_by("lang").len().sort(["len", "lang"], descending=[True, False])

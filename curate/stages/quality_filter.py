@@ -64,13 +64,20 @@ def read_patterns(path: Path) -> dict[str, list[str]]:
     return sections
 
 
+def referenced_files(opts: Options, base_dir: Path) -> list[tuple[Path, str]]:
+    """The user's pattern file, hashed into the version id by the build."""
+    if not opts.patterns_file:
+        return []
+    path = Path(opts.patterns_file)
+    path = path if path.is_absolute() else base_dir / path
+    if not path.is_file():
+        raise UserError(f"filter.patterns_file not found: {path}")
+    return [(path, opts.patterns_file)]
+
+
 def pattern_sections(opts: Options, base_dir: Path) -> dict[str, str]:
     sections = read_patterns(PATTERNS_FILE) if opts.patterns else {}
-    if opts.patterns_file:
-        path = Path(opts.patterns_file)
-        path = path if path.is_absolute() else base_dir / path
-        if not path.is_file():
-            raise UserError(f"filter.patterns_file not found: {path}")
+    for path, _ in referenced_files(opts, base_dir):
         for name, pats in read_patterns(path).items():
             sections.setdefault(name, []).extend(pats)
     return {name: "(?i)(" + "|".join(pats) + ")" for name, pats in sections.items()
