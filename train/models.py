@@ -114,6 +114,7 @@ def _gguf_to_safetensors(folder: Path, gguf_file: str, cache_name: str) -> Path:
     try:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
+        os.chmod(tmp, 0o755)  # mkdtemp makes 0700; the cache is shared
         if not target.exists():
             os.replace(tmp, target)
     finally:
