@@ -25,8 +25,10 @@ from curate.text import text_expr
 CODE_BLOCK = re.compile(r"```.*?(```|$)", re.S)
 INLINE_CODE = re.compile(r"`[^`\n]*`")
 URL = re.compile(r"https?://\S+|www\.\S+")
-TOKEN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]|[^\W\d_\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")  # a hanzi, or a run of other letters
+# one token per hanzi or CJK punctuation mark (，。 tell Chinese from Japanese), or a run of other letters
+TOKEN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]|[^\W\d_\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+CJK_PUNCT = re.compile(r"[\u3000-\u303f\uff00-\uffef]")
 # lid.176 often calls Mandarin with digits or dialect words Wu/Yue/...: they are all written Chinese here
 CHINESE_VARIETIES = {"wuu", "yue", "gan", "hak", "nan", "cdo", "lzh", "zh-classical", "cjy", "hsn"}
 PARALLEL_CHUNK = 20000  # records per worker task; smaller tables stay in this process
@@ -83,7 +85,8 @@ def clean_for_lid(text: str | None, max_chars: int) -> str:
 def language_weight(cleaned: str) -> int:
     """How much language a cleaned text carries: letters, with each CJK character worth CJK_WEIGHT."""
     n_cjk = len(CJK.findall(cleaned))
-    return len(cleaned) - cleaned.count(" ") + (CJK_WEIGHT - 1) * n_cjk
+    n_punct = len(CJK_PUNCT.findall(cleaned))
+    return len(cleaned) - cleaned.count(" ") - n_punct + (CJK_WEIGHT - 1) * n_cjk
 
 
 def predict(model, texts: list[str], opts: Options, weights: list[int] | None = None) -> list[tuple[str | None, float | None]]:

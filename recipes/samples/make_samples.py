@@ -36,6 +36,18 @@ QA = [
     ("如何养成阅读习惯？", "每天固定一个时间读书，从感兴趣的书开始，随身带一本书，读完写几句感想，坚持下来就会形成习惯。"),
 ]
 
+BELLE_QA = [
+    ("用三句话介绍一下熊猫。", "大熊猫是中国特有的珍稀动物。它们主要以竹子为食。大熊猫性情温和，深受人们喜爱。"),
+    ("给出几个节约用水的方法。", "洗菜水可以用来浇花；刷牙时关掉水龙头；使用节水型马桶和淋浴喷头；及时修理漏水的管道。"),
+    ("什么是二十四节气？", "二十四节气是中国古代根据太阳在黄道上的位置划分的时令，用来指导农事，例如立春、清明、夏至和冬至。"),
+    ("怎样写好一篇读后感？", "先简要概括书的内容，再写最打动自己的地方，联系自己的经历谈感受，最后总结收获。"),
+    ("解释一下什么是复利。", "复利是指把每期的利息加入本金，下一期连同本金一起计算利息，也就是常说的利滚利。"),
+    ("推荐几种适合冬天吃的食物。", "冬天可以多吃羊肉、萝卜、红薯和各种热汤，既能补充能量，又能暖身。"),
+    ("小学生如何安排暑假？", "每天留出固定时间完成作业和阅读，安排户外运动和兴趣活动，也要保证充足的睡眠。"),
+    ("描述一下秋天的景色。", "秋天天高云淡，树叶由绿变黄，田野里一片金黄，果园里挂满了成熟的果子。"),
+    ("如何向别人道歉？", "真诚地承认自己的错误，说明会如何改正，并尊重对方的感受，不找借口。"),
+]
+
 ENGLISH = [
     ("Give me three tips for staying focused.", "Remove distractions, work in short timed blocks, and take regular breaks."),
     ("What is the capital of France?", "The capital of France is Paris."),
@@ -117,7 +129,8 @@ def main() -> None:
     alpaca.append({"instruction": "", "input": "", "output": "这条记录没有指令。"})
     write_json(HERE / "alpaca_zh.json", alpaca)
 
-    belle = [{"instruction": q + "请简要回答。", "input": "", "output": a} for q, a in QA[10:]]
+    belle = [{"instruction": q, "input": "", "output": a} for q, a in BELLE_QA]
+    belle.append({"instruction": QA[13][0] + "请简要回答。", "input": "", "output": QA[13][1]})  # near duplicate across sources
     belle.append({"instruction": "用一句话描述大海。", "input": ""})  # missing output -> schema_error
     write_jsonl(HERE / "belle_zh.json", belle, raw_lines={4: '{"instruction": "断开的一行", "output": '})
 
