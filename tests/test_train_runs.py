@@ -123,3 +123,12 @@ def test_dpo_on_a_version_without_preferences_is_a_user_error(tmp_path):
         _train(tiny_config(no_pref, model, tmp_path, stage="dpo"))
     with pytest.raises(UserError, match="data.types: poetry"):
         _train(tiny_config(no_pref, model, tmp_path, data={"types": ["poetry"]}))
+
+
+def test_eval_split_logs_eval_loss(tmp_path):
+    version, model = tiny_setup()
+    folder = _train(tiny_config(version, model, tmp_path, data={"eval_split": "test"}))
+    run = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    rows = [json.loads(x) for x in (folder / "metrics.jsonl").read_text().splitlines()]
+    assert sorted({r["step"] for r in rows if "eval_loss" in r}) == [1, 2, 3]
+    assert run["data_counts"]["eval_records"] == 2 and run["final"]["eval_loss"] > 0
