@@ -10,7 +10,6 @@ from pathlib import Path
 import polars as pl
 
 from curate import __version__
-from curate.errors import UserError
 from curate.hashing import sha256_file, short_id
 from curate.loaders import load_source
 from curate.mix import mix_records, split_records

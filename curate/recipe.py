@@ -6,7 +6,6 @@ import difflib
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from curate.errors import UserError
@@ -218,13 +217,7 @@ def check_mix_keys(recipe: "Recipe") -> None:
 
 
 def load_recipe(path: str | Path) -> Recipe:
+    from curate.yamlio import read_yaml
+
     p = Path(path)
-    if not p.is_file():
-        raise UserError(f"recipe not found: {p}")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as e:
-        raise UserError(f"{p}: not UTF-8 text (byte {e.start})") from None
-    except yaml.YAMLError as e:
-        raise UserError(f"{p}: invalid YAML: {e}") from None
-    return parse_recipe(data, p.resolve().parent, origin=str(p))
+    return parse_recipe(read_yaml(p, "recipe"), p.resolve().parent, origin=str(p))

@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Callable
 
 import polars as pl
-import yaml
 
 from curate.ablation.spec import AblationSpec, Variant, deep_merge, expand_variants, load_spec
-from curate.errors import UserError
+from curate.yamlio import read_yaml
 
 # seconds per optimizer step measured on this 2-core CPU (batch 4 x 256 tokens), for --dry-run estimates
 SECONDS_PER_STEP = {"smollm2-135m": 2.3, "gemma3-270m": 2.1}
@@ -40,12 +39,6 @@ class PlannedRun:
     scores: list[dict] = field(default_factory=list)
 
 
-def _read_yaml(path: Path, what: str) -> dict:
-    if not path.is_file():
-        raise UserError(f"ablation {what} not found: {path}")
-    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-
-
 def _scaled(value: int | None, scale: float) -> int | None:
     return None if value is None else max(1, int(math.ceil(value * scale)))
 
@@ -55,8 +48,8 @@ def plan(spec: AblationSpec, here: Path, scale: float = 1.0) -> list[PlannedRun]
     from curate.recipe import parse_recipe
 
     recipe_path = (here / spec.recipe).resolve()
-    base_recipe = _read_yaml(recipe_path, "recipe")
-    train_base = _read_yaml(here / spec.train, "train config") if isinstance(spec.train, str) else spec.train
+    base_recipe = read_yaml(recipe_path, "ablation recipe") or {}
+    train_base = read_yaml(here / spec.train, "ablation train config") or {} if isinstance(spec.train, str) else spec.train
     variants = expand_variants(spec, base_recipe, here, recipe_path.parent)
     out = []
     for v in variants:

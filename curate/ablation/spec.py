@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from curate.errors import UserError
@@ -178,13 +177,10 @@ def expand_variants(spec: AblationSpec, base_recipe: dict, here: Path, recipe_di
 
 
 def load_spec(path: str | Path) -> tuple[AblationSpec, Path]:
+    from curate.yamlio import read_yaml
+
     p = Path(path)
-    if not p.is_file():
-        raise UserError(f"ablation file not found: {p}")
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise UserError(f"{p}: invalid YAML: {e}") from None
+    raw = read_yaml(p, "ablation file")
     try:
         return AblationSpec.model_validate(raw), p.resolve().parent
     except ValidationError as e:

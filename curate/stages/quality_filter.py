@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from curate.errors import UserError
 from curate.records import as_rejects
 from curate.stages import StageContext, StageResult
-from curate.text import CJK_RANGE, cjk_count_expr, contents_expr, text_expr
+from curate.text import cjk_count_expr, contents_expr, text_expr
 
 PATTERNS_FILE = Path(__file__).with_name("quality_patterns.txt")
 CODE_BLOCK = r"(?s)```.*?(```|$)"
