@@ -58,7 +58,7 @@ def test_same_inputs_same_id_and_cache_hit(tmp_path):
     assert forced == first and (first / "run.json").stat().st_mtime_ns != stamp
 
 
-def test_changed_data_changes_the_run_id(tmp_path):
+def test_run_id_follows_the_data_version_not_its_path(tmp_path):
     from train.config import parse_config
     from train.data import manifest_sha256, open_version
     from train.runner import resolved_training, run_identity
@@ -67,11 +67,11 @@ def test_changed_data_changes_the_run_id(tmp_path):
     version, model = tiny_setup()
     other = write_version(tmp_path / "b", demo_rows(), version_id="v1other")
     ids = []
-    for v in (version, other):
+    for v in (version, other, version.parent):  # the parent: the recipe folder holding that one version
         cfg = parse_config(tiny_config(v, model, tmp_path))
         ver = open_version(cfg.data)
         ids.append(compute_run_id(run_identity(cfg, resolved_training(cfg), ver.id, manifest_sha256(ver))))
-    assert ids[0] != ids[1]
+    assert ids[0] != ids[1] and ids[0] == ids[2]  # the version's id, not its path, names the data
 
 
 def test_resume_from_last_checkpoint(tmp_path):

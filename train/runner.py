@@ -9,6 +9,7 @@ unfinished one resumes from its last checkpoint. Distributed runs use `accelerat
 from __future__ import annotations
 
 import math
+import shutil
 import time
 from pathlib import Path
 from typing import Callable
@@ -54,10 +55,19 @@ def resolved_training(cfg: TrainConfig) -> dict:
     return out
 
 
+def resolved_config(cfg: TrainConfig, training: dict) -> dict:
+    """The config as it ran (written to config.yaml): zhtune's defaults filled into `training`."""
+    return {**cfg.model_dump(), "training": training}
+
+
 def run_identity(cfg: TrainConfig, training: dict, version_id: str, manifest_sha: str) -> dict:
-    """What determines the result: everything but where the run is written."""
-    config = cfg.model_dump(exclude={"name", "output_root"})
-    config["training"] = training
+    """What determines the result: the resolved config minus where things live (the run's name and
+    output root, the version's path: its id and manifest digest stand for it)."""
+    config = resolved_config(cfg, training)
+    for key in ("name", "output_root"):
+        config.pop(key)
+    config["data"] = {k: v for k, v in config["data"].items()
+                      if k not in ("version", "recipe", "version_id", "builds_root")}
     return {"config": config, "version_id": version_id, "manifest_sha256": manifest_sha}
 
 
@@ -91,7 +101,7 @@ def make_trainer(cfg: TrainConfig, training: dict, model, tokenizer, train_ds, e
 
 def train(cfg: TrainConfig, *, force: bool = False, log: Callable[[str], None] = print) -> Path:
     """Train (or find the cached run) and return the run folder."""
-    from train.data import build_datasets, manifest_sha256, open_version
+    from train.data import manifest_sha256, open_version
 
     version = open_version(cfg.data)
     training = resolved_training(cfg)
@@ -105,10 +115,13 @@ def train(cfg: TrainConfig, *, force: bool = False, log: Callable[[str], None] =
         if record.get("status") == "finished":
             log(f"cache hit: {folder} (finished run with the same config, data version and seed)")
             return folder
+    main = runs.is_main_process()
+    if force and main and (folder / runs.CHECKPOINTS).exists():
+        shutil.rmtree(folder / runs.CHECKPOINTS)
     folder.mkdir(parents=True, exist_ok=True)
-    if runs.is_main_process():
-        (folder / runs.CONFIG).write_text(yaml.safe_dump(identity["config"], allow_unicode=True, sort_keys=False),
-                                      encoding="utf-8")
+    if main:
+        text = yaml.safe_dump(resolved_config(cfg, training), allow_unicode=True, sort_keys=False)
+        (folder / runs.CONFIG).write_text(text, encoding="utf-8")
     resume = runs.last_checkpoint(folder) if not force else None
     record = {
         "run_id": run_id, "name": cfg.run_name(), "status": "running", "stage": cfg.data.stage,
@@ -121,21 +134,23 @@ def train(cfg: TrainConfig, *, force: bool = False, log: Callable[[str], None] =
         "git_commit": runs.git_commit(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "resumed_from": resume.name if resume else None,
     }
-    main = runs.is_main_process()
     if main:
         runs.write_json(record, record_path)
-    record = _train_into(cfg, training, version, folder, record, resume, build_datasets, log)
+    record = _train_into(cfg, training, version, folder, record, resume, log)
     if main:
         runs.write_json(record, record_path)
         log(f"run finished: {folder}")
     return folder
 
 
-def _train_into(cfg, training, version, folder: Path, record: dict, resume, build_datasets, log) -> dict:
+def _train_into(cfg: TrainConfig, training: dict, version, folder: Path, record: dict, resume: Path | None,
+                log: Callable[[str], None]) -> dict:
+    """Load, train, save and describe: the record's final part (only rank 0's is written)."""
     import torch
     from transformers import set_seed
 
     from train.callbacks import peak_rss_mib, truncate_metrics
+    from train.data import build_datasets
     from train.methods import count_parameters
     from train.models import load_model_and_tokenizer
 
