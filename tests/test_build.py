@@ -158,3 +158,11 @@ def test_cli_prints_funnel_and_ends_with_version_dir_without_importing_torch(tmp
     lines = out.stdout.strip().splitlines()
     assert (Path(lines[-1]) / "manifest.json").exists()
     assert any(line.startswith("accounting:") for line in lines)
+
+
+def test_unpinned_hub_source_marks_the_version_not_reproducible(tmp_path):
+    write_jsonl(tmp_path / "ds" / "train.jsonl", [{"instruction": f"问题{i}", "output": f"回答{i}"} for i in range(3)])
+    res = build(write_recipe(tmp_path, {"name": "h", "sources": [{"name": "h", "hub": str(tmp_path / "ds")}]}), tmp_path / "o")
+    assert res.manifest["reproducible"] is False
+    assert "Not reproducible" in (res.dir / "report.md").read_text(encoding="utf-8")
+    assert res.manifest["counts"]["train"] == 3
