@@ -230,3 +230,14 @@ def test_build_accounts_for_every_record(tmp_path):
     assert steps["dedup:minhash"]["stats"]["cluster_sizes"] == {"2": 1}
     assert all(r["balanced"] for r in res.manifest["accounting"].values())
     assert set(res.seconds) >= {"dedup:exact", "dedup:minhash", "decontaminate"}
+
+
+def test_empty_table_passes_through_every_stage(shared_data):
+    from curate.records import empty_records
+    from curate.stages import dedup
+
+    ctx = StageContext(base_dir=shared_data)
+    for res in (dedup.apply(empty_records(), dedup.Options(method="exact"), ctx),
+                dedup.apply(empty_records(), dedup.Options(method="minhash"), ctx),
+                dc.apply(empty_records(), dc.Options(against=["belle_eval/eval_set.json"]), ctx)):
+        assert res.kept.height == 0 and res.rejected.height == 0

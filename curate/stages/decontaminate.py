@@ -62,77 +62,65 @@ def _norm(texts: list[str]) -> pl.Series:
 
 
 class EvalIndex:
-    """The eval items, deduplicated, with their n-gram tables."""
+    """The eval items (identical ones once, too short ones out) and their n-gram tables."""
 
     def __init__(self, items: list[EvalItem], opts: Options):
         self.opts = opts
         keys = _norm([i.text for i in items])
         frame = pl.DataFrame({"key": keys, "i": np.arange(len(items))}).filter(pl.col("key").str.len_chars() > 0)
-        groups = frame.group_by("key", maintain_order=True).agg(pl.col("i").first(), pl.len().alias("n"))
+        groups = frame.group_by("key", maintain_order=True).agg(pl.col("i").first())
         self.repeated = int(frame.height - groups.height)  # identical items count once (the first is named)
         short = groups["key"].str.len_chars() < opts.min_chars
         self.too_short = int(short.sum())
         groups = groups.filter(~short)
         self.items = [items[i] for i in groups["i"].to_list()]
         self.keys = groups["key"]
-        self.ngram = self._grams(opts.ngram, opts.generic_items)
-        self.near = self._grams(opts.near_ngram, opts.generic_items) if opts.near else None
+        self.ngram = self._grams(opts.ngram)
+        self.near = self._grams(opts.near_ngram) if opts.near else None
 
-    def _grams(self, n: int, common_items: int) -> dict:
+    def _grams(self, n: int) -> dict:
+        """Each item's specific n-grams (found in fewer than `generic_items` items) and their count."""
         flat, lengths = codepoints(self.keys.to_list())
         hashes, counts = ngram_hashes(flat, lengths, n)
         item = np.repeat(np.arange(len(lengths)), counts)
         keep = np.repeat(lengths >= n, counts)
         df = pl.DataFrame({"item": item[keep], "gram": hashes[keep]}).unique()
         freq = df.group_by("gram").agg(pl.len().alias("items"))
-        df = df.join(freq, on="gram")
-        common = pl.col("items") >= common_items
-        sizes = df.group_by("item").agg(pl.len().alias("size"), common.sum().alias("common"))
-        rare = df.filter(~common).select("gram", "item")
-        generic = freq.filter(pl.col("items") >= self.opts.generic_items)["gram"]
-        return {"n": n, "rare": rare, "sizes": sizes, "lookup": HashSet(rare["gram"].to_numpy()),
-                "generic": frozenset(generic.to_list()), "generic_ngrams": generic.len()}
+        is_generic = pl.col("items") >= self.opts.generic_items
+        specific = df.join(freq, on="gram").filter(~is_generic).select("gram", "item")
+        generic = freq.filter(is_generic)["gram"]
+        return {"n": n, "specific": specific, "sizes": specific.group_by("item").agg(pl.len().alias("total")),
+                "lookup": HashSet(specific["gram"].to_numpy()), "generic": frozenset(generic.to_list()),
+                "generic_ngrams": generic.len()}
 
 
-def _hits(keys: pl.Series, grams: list[dict], progress) -> list[pl.DataFrame]:
-    """For each gram table: (row, gram) of every training n-gram that is a rare eval n-gram."""
-    out: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in grams]
+def _hits(keys: pl.Series, g: dict, progress) -> pl.DataFrame:
+    """(row, gram) for every training n-gram that is a specific n-gram of some eval item."""
+    n, lookup = g["n"], g["lookup"]
 
-    def one(lo: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    def one(lo: int) -> tuple[np.ndarray, np.ndarray]:
         flat, lengths = codepoints(keys.slice(lo, BLOCK).to_list())
-        found = []
-        for g in grams:
-            hashes, counts = ngram_hashes(flat, lengths, g["n"])
-            rows = np.repeat(np.arange(lo, lo + len(lengths)), counts)
-            lookup = g["lookup"]
-            if len(lookup) == 0 or len(hashes) == 0:
-                found.append((rows[:0], hashes[:0]))
-                continue
-            hit = lookup.contains(hashes) & np.repeat(lengths >= g["n"], counts)
-            found.append((rows[hit], hashes[hit]))
+        hashes, counts = ngram_hashes(flat, lengths, n)
+        rows = np.repeat(np.arange(lo, lo + len(lengths)), counts)
+        hit = lookup.contains(hashes) & np.repeat(lengths >= n, counts) if len(lookup) else np.zeros(len(hashes), bool)
         if progress is not None:
             progress(len(lengths))
-        return found
+        return rows[hit], hashes[hit]
 
     starts = range(0, keys.len(), BLOCK)
     if workers() > 1 and keys.len() > BLOCK:
         with ThreadPoolExecutor(workers()) as pool:
-            blocks = list(pool.map(one, starts))
+            parts = list(pool.map(one, starts))
     else:
-        blocks = [one(lo) for lo in starts]
-    for found in blocks:
-        for k, pair in enumerate(found):
-            out[k].append(pair)
-    return [pl.DataFrame({"row": np.concatenate([p[0] for p in parts]) if parts else np.empty(0, np.int64),
-                          "gram": np.concatenate([p[1] for p in parts]) if parts else np.empty(0, np.uint64)})
-            .unique() for parts in out]
+        parts = [one(lo) for lo in starts]
+    rows = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, np.int64)
+    grams = np.concatenate([p[1] for p in parts]) if parts else np.empty(0, np.uint64)
+    return pl.DataFrame({"row": rows, "gram": grams}).unique()
 
 
 def _ngram_matches(hits: pl.DataFrame, g: dict, opts: Options) -> pl.DataFrame:
-    need = g["sizes"].select("item", (pl.col("size") - pl.col("common")).alias("total"))
-    need = need.filter(pl.col("total") > 0).with_columns(
-        (pl.col("total").cast(pl.Float64) * opts.min_coverage).ceil().cast(pl.Int64).clip(1).alias("need"))
-    shared = hits.join(g["rare"], on="gram").group_by("row", "item").agg(pl.len().alias("shared"))
+    need = g["sizes"].with_columns((pl.col("total").cast(pl.Float64) * opts.min_coverage).ceil().cast(pl.Int64).clip(1).alias("need"))
+    shared = hits.join(g["specific"], on="gram").group_by("row", "item").agg(pl.len().alias("shared"))
     m = shared.join(need, on="item").filter(pl.col("shared") >= pl.col("need"))
     return m.select("row", "item", pl.format("ngram{} {}/{}", pl.lit(g["n"]), "shared", "total").alias("how"))
 
@@ -176,12 +164,12 @@ def _near_matches(keys: pl.Series, index: EvalIndex, opts: Options) -> tuple[pl.
 def apply(table: pl.DataFrame, opts: Options, ctx: StageContext) -> StageResult:
     index = EvalIndex(read_eval_items(opts.against, ctx.base_dir), opts)
     keys = table.select(match_key_expr(text_expr(opts.scope)).alias("t"))["t"]
-    hits = _hits(keys, [index.ngram], ctx.progress)
+    hits = _hits(keys, index.ngram, ctx.progress)
     exact = (pl.DataFrame({"key": keys, "row": np.arange(table.height)}).filter(pl.col("key").str.len_chars() > 0)
              .join(pl.DataFrame({"key": index.keys, "item": np.arange(len(index.items))}), on="key")
              .select("row", "item", pl.lit("exact").alias("how")))
     found = [exact.with_columns(pl.lit(0).alias("rule")),
-             _ngram_matches(hits[0], index.ngram, opts).with_columns(pl.lit(1).alias("rule"))]
+             _ngram_matches(hits, index.ngram, opts).with_columns(pl.lit(1).alias("rule"))]
     near_candidates = 0
     if index.near:
         near, near_candidates = _near_matches(keys, index, opts)

@@ -1,0 +1,195 @@
+"""Curation benchmark: records/s per stage, total wall time and peak RSS of `curate build`.
+
+    .venv/bin/python bench/curate_bench.py --n 100000            # with and without near-dedup
+    .venv/bin/python bench/curate_bench.py --n 1000000 --only near
+
+Writes a synthetic Chinese corpus of N records (three sources: alpaca JSONL, belle JSONL,
+sharegpt multi-turn JSONL) with planted exact duplicates, near duplicates, Traditional-script
+records, English records and rows copied from a synthetic eval set, plus a recipe that runs
+every stage present in `curate.stages.STAGES`. Each configuration builds in a fresh child
+process, so its peak RSS is its own. Numbers on a shared machine are noisy: run it twice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import random
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+WORDS = ("我们 今天 学习 历史 文化 城市 北京 上海 经济 发展 科技 创新 人工 智能 数据 分析 健康 饮食 运动 睡眠 旅行 计划 "
+         "预算 学生 老师 考试 复习 方法 环境 保护 能源 汽车 手机 电脑 软件 程序 设计 音乐 电影 小说 诗歌 写作 翻译 英语 "
+         "数学 物理 化学 生物 地理 政治 法律 公司 管理 市场 营销 产品 用户 服务 质量 时间 效率 团队 合作 沟通 问题 解决 "
+         "建议 总结 介绍 解释 比较 描述 列出 说明 为什么 如何 什么 哪些 请 一下 详细 农业 工业 医疗 教育 交通 体育 艺术 "
+         "历史 朋友 家庭 孩子 父母 工作 生活 社会 国家 世界 自然 动物 植物 天气 季节 春天 夏天 秋天 冬天 山水 河流").split()
+EN = "the of and to in is that for it as was with be by on not he this are or his from at which but have an they".split()
+PLANTS = {"exact": 0.04, "near": 0.04, "traditional": 0.02, "english": 0.02, "contaminated": 0.002}
+
+
+def sentence(rng: random.Random, lo: int, hi: int) -> str:
+    return "".join(rng.choices(WORDS, k=rng.randint(lo, hi))) + rng.choice("。？！")
+
+
+def generate(folder: Path, n: int, seed: int = 0) -> dict:
+    """Write the corpus, the eval set and return what was planted (counts)."""
+    import opencc
+
+    rng = random.Random(seed)
+    t2 = opencc.OpenCC("s2t")
+    folder.mkdir(parents=True, exist_ok=True)
+    evals = [sentence(rng, 8, 20) for _ in range(2000)]
+    (folder / "eval_set.jsonl").write_text("".join(json.dumps({"question": q}, ensure_ascii=False) + "\n" for q in evals),
+                                           encoding="utf-8")
+    prompts: list[str] = []
+    planted = dict.fromkeys(PLANTS, 0)
+    files = {s: (folder / f"{s}.jsonl").open("w", encoding="utf-8") for s in ("alpaca", "belle", "sharegpt")}
+    cuts = [(kind, p) for kind, p in PLANTS.items()]
+    for i in range(n):
+        r, kind, acc = rng.random(), None, 0.0
+        for k, p in cuts:
+            acc += p
+            if r < acc:
+                kind = k
+                break
+        reply = sentence(rng, 15, 45)
+        if kind == "exact" and prompts:
+            prompt = rng.choice(prompts).replace("。", "！", 1) + rng.choice(["", " ", "\u3000"])
+        elif kind == "near" and prompts:  # a small edit: a word added at either end, or (long prompts) one changed
+            base = rng.choice(prompts)
+            edit = rng.randrange(3) if len(base) >= 40 else rng.randrange(2)
+            if edit == 0:
+                prompt = rng.choice(["请", "麻烦", "能否"]) + base
+            elif edit == 1:
+                prompt = base[:-1] + rng.choice(["吗", "呢", "一下"]) + base[-1]
+            else:
+                pos = rng.randrange(len(base) - 1)
+                prompt = base[:pos] + rng.choice("的了是在和有") + base[pos + 1:]
+        elif kind == "traditional":
+            prompt, reply = t2.convert(sentence(rng, 6, 20)), t2.convert(reply)
+        elif kind == "english":
+            prompt = " ".join(rng.choices(EN, k=rng.randint(6, 20))).capitalize() + "?"
+            reply = " ".join(rng.choices(EN, k=rng.randint(20, 50))) + "."
+        elif kind == "contaminated":
+            prompt = rng.choice(evals)
+            if rng.random() < 0.5:
+                prompt = "请回答：" + prompt
+        else:
+            prompt, kind = sentence(rng, 6, 20), None
+        if kind:
+            planted[kind] += 1
+        if kind is None and len(prompts) < 200_000:
+            prompts.append(prompt)
+        source = ("alpaca", "belle", "sharegpt")[i % 10 // 5 if i % 10 < 8 else 2]
+        if source == "sharegpt":
+            turns = [{"from": "human", "value": prompt}, {"from": "gpt", "value": reply}]
+            for _ in range(rng.randint(0, 2)):
+                turns += [{"from": "human", "value": sentence(rng, 4, 12)}, {"from": "gpt", "value": sentence(rng, 15, 40)}]
+            row = {"conversations": turns}
+        else:
+            row = {"instruction": prompt, "input": "", "output": reply}
+        files[source].write(json.dumps(row, ensure_ascii=False) + "\n")
+    for f in files.values():
+        f.close()
+    (folder / "planted.json").write_text(json.dumps({"n": n, **planted}), encoding="utf-8")
+    return planted
+
+
+def present_stages() -> list[str]:
+    from curate.stages import STAGES
+
+    return [name for name, mod in STAGES.items() if importlib.util.find_spec(mod) is not None]
+
+
+def write_recipe(folder: Path, near: bool) -> Path:
+    import yaml
+
+    have = present_stages()
+    clean: list = [s for s in ("normalize", "convert", "language", "filter") if s in have]
+    if "dedup" in have:
+        clean.append({"dedup": {"method": "exact"}})
+        if near:
+            clean.append({"dedup": {"method": "minhash", "threshold": 0.8, "ngram": 5, "num_perm": 128, "tokenizer": "char"}})
+    if "decontaminate" in have:
+        clean.append({"decontaminate": {"against": ["eval_set.jsonl"]}})
+    recipe = {"name": f"bench-{'near' if near else 'exact'}", "seed": 1,
+              "sources": [{"name": "alpaca", "path": "alpaca.jsonl", "format": "alpaca"},
+                          {"name": "belle", "path": "belle.jsonl", "format": "belle"},
+                          {"name": "sharegpt", "path": "sharegpt.jsonl", "format": "sharegpt", "type": "multiturn"}],
+              "clean": clean}
+    path = folder / f"recipe_{'near' if near else 'exact'}.yaml"
+    path.write_text(yaml.safe_dump(recipe, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def run_one(folder: Path, near: bool) -> dict:
+    """In this (child) process: one build, then per-stage records/s, total and peak RSS."""
+    from curate.build import build
+
+    recipe = write_recipe(folder, near)
+    start = time.perf_counter()
+    res = build(recipe, folder / "builds", quiet=True, force=True)
+    total = time.perf_counter() - start
+    steps = {s["stage"]: s for s in res.manifest["funnel"]}
+    stages = []
+    for label, sec in res.seconds.items():
+        n_in = steps.get(label, {}).get("in", 0)
+        stages.append({"stage": label, "in": n_in, "rejected": steps.get(label, {}).get("rejected", 0), "seconds": round(sec, 2),
+                       "records_per_s": round(n_in / sec) if sec > 0 else None})
+    read = sum(i["records_read"] for i in res.manifest["inputs"])
+    return {"near": near, "records": read, "total_s": round(total, 1), "records_per_s": round(read / total),
+            "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2, 2), "stages": stages,
+            "dedup_stats": {k: steps[k]["stats"] for k in steps if k.startswith(("dedup", "decontaminate"))}}
+
+
+def show(r: dict) -> None:
+    print(f"\n== N={r['records']:,}  near-dedup={'on' if r['near'] else 'off'}: total {r['total_s']} s "
+          f"({r['records_per_s']:,} records/s), peak RSS {r['peak_rss_gb']} GB")
+    print(f"{'stage':<18}{'in':>10}{'rejected':>10}{'seconds':>9}{'records/s':>12}")
+    for s in r["stages"]:
+        rate = f"{s['records_per_s']:,}" if s["records_per_s"] else "-"
+        print(f"{s['stage']:<18}{s['in']:>10,}{s['rejected']:>10,}{s['seconds']:>9}{rate:>12}")
+    for label, st in r["dedup_stats"].items():
+        flat = {k: v for k, v in st.items() if not isinstance(v, dict)}
+        print(f"  {label}: {flat}")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=1_000_000, help="records to generate (default 1M)")
+    ap.add_argument("--dir", type=Path, default=Path("/tmp/zhtune_bench"), help="where corpus and builds go")
+    ap.add_argument("--only", choices=["near", "exact"], help="run one configuration (default: both)")
+    ap.add_argument("--child", choices=["near", "exact"], help=argparse.SUPPRESS)
+    ap.add_argument("--json", action="store_true", help="print results as JSON lines too")
+    args = ap.parse_args()
+    folder = args.dir / f"n{args.n}"
+    if args.child:
+        print("RESULT " + json.dumps(run_one(folder, args.child == "near")))
+        return 0
+    if not (folder / "planted.json").exists():
+        t0 = time.perf_counter()
+        planted = generate(folder, args.n)
+        print(f"generated {args.n:,} records in {time.perf_counter() - t0:.1f} s into {folder}: planted {planted}")
+    else:
+        print(f"corpus {folder}: planted {json.loads((folder / 'planted.json').read_text())}")
+    print(f"stages present: {', '.join(present_stages())}")
+    for mode in [args.only] if args.only else ["exact", "near"]:
+        out = subprocess.run([sys.executable, __file__, "--n", str(args.n), "--dir", str(args.dir), "--child", mode],
+                             capture_output=True, text=True)
+        lines = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
+        if out.returncode or not lines:
+            print(out.stdout[-2000:], out.stderr[-4000:], file=sys.stderr)
+            return 1
+        result = json.loads(lines[-1][len("RESULT "):])
+        show(result)
+        if args.json:
+            print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
