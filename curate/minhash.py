@@ -260,22 +260,13 @@ def jaccard(a: frozenset, b: frozenset) -> float:
 
 
 def verify_pairs(pairs: np.ndarray, texts_at: Callable[[np.ndarray], list[str]], ngram: int,
-                 tokenizer: Tokenizer = "char", other_texts_at: Callable[[np.ndarray], list[str]] | None = None
-                 ) -> np.ndarray:
-    """Exact Jaccard of each candidate pair's shingle sets (float64 array, one per pair).
-
-    With `other_texts_at`, column 1 of `pairs` indexes a second collection (eval items).
-    """
+                 tokenizer: Tokenizer = "char") -> np.ndarray:
+    """Exact Jaccard of each candidate pair's shingle sets (float64 array, one per pair)."""
     if len(pairs) == 0:
         return np.empty(0)
-    left = np.unique(pairs[:, 0]) if other_texts_at else np.unique(pairs)
-    sets_l = dict(zip(left.tolist(), shingle_sets(texts_at(left), ngram, tokenizer)))
-    if other_texts_at:
-        right = np.unique(pairs[:, 1])
-        sets_r = dict(zip(right.tolist(), shingle_sets(other_texts_at(right), ngram, tokenizer)))
-    else:
-        sets_r = sets_l
-    return np.fromiter((jaccard(sets_l[a], sets_r[b]) for a, b in pairs.tolist()), dtype=np.float64, count=len(pairs))
+    rows = np.unique(pairs)
+    sets = dict(zip(rows.tolist(), shingle_sets(texts_at(rows), ngram, tokenizer)))
+    return np.fromiter((jaccard(sets[a], sets[b]) for a, b in pairs.tolist()), dtype=np.float64, count=len(pairs))
 
 
 def components(n: int, pairs: np.ndarray) -> np.ndarray:
