@@ -38,7 +38,7 @@ def main() -> None:
     ap.add_argument("--max-new-tokens", type=int, default=64)
     ap.add_argument("--skip-generate-mc", action="store_true", help="skip the generate-and-parse MC timing")
     ap.add_argument("--lm-eval-python", help="python of a venv with lm_eval installed")
-    ap.add_argument("--threads", type=int)
+    ap.add_argument("--threads", type=int, help="torch threads (on a shared CPU, 1 avoids oversubscription)")
     ap.add_argument("--json")
     args = ap.parse_args()
 
@@ -110,7 +110,8 @@ def main() -> None:
                "--limit", str(args.limit), "--shots", str(args.shots), "--batch-size", str(args.batch_size),
                "--out", str(out)]
         del model  # free memory for the other process
-        subprocess.run(cmd, check=True)
+        env = {**os.environ, **({"OMP_NUM_THREADS": str(args.threads)} if args.threads else {})}
+        subprocess.run(cmd, check=True, env=env)
         theirs = json.loads(out.read_text(encoding="utf-8"))
         mine = {}
         for s in sorted(by_subject):

@@ -37,9 +37,12 @@ metric_list:
 """
 
 
+COLUMNS = ("id", "question", "A", "B", "C", "D", "answer")  # dev's extra `explanation` would break the schema
+
+
 def to_jsonl(src: Path, dst: Path) -> None:
     with open(src, encoding="utf-8-sig", newline="") as f:
-        rows = list(csv.DictReader(f))
+        rows = [{k: r[k] for k in COLUMNS} for r in csv.DictReader(f)]
     dst.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
 
 

@@ -28,6 +28,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--judge-key-env", default="OPENAI_API_KEY", help="environment variable holding the judge API key")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--max-length", type=int, help="cut longer prompts on the left (counted in the results)")
+    p.add_argument("--threads", type=int, help="torch CPU threads (1 avoids oversubscription on a shared CPU)")
     p.add_argument("--output-dir", help="where result folders go (default evals/)")
     p.add_argument("--force", action="store_true", help="recompute even when a finished result exists")
 
@@ -87,7 +88,7 @@ def run(args) -> int:
     else:
         raw, where = _config_from_flags(args), "flags"
     if isinstance(raw, dict):
-        for key in ("batch_size", "max_length", "output_dir"):
+        for key in ("batch_size", "max_length", "output_dir", "threads"):
             if getattr(args, key) is not None:
                 raw[key] = getattr(args, key)
         if args.force:

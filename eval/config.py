@@ -55,6 +55,7 @@ class EvalConfig(_Strict):
     batch_size: int = Field(8, ge=1)
     max_length: int | None = Field(None, ge=16)  # cut prompts on the left beyond this (counted)
     output_dir: str = "evals"
+    threads: int | None = Field(None, ge=1)  # torch CPU threads; 1 avoids oversubscription on a shared CPU
     judge: JudgeConfig | None = None
     force: bool = False  # recompute even when a finished result exists
 

@@ -31,6 +31,7 @@ class Job:
     items: list
     shot_pools: dict = field(default_factory=dict)
     prompts: dict = field(default_factory=dict)  # Belle judge prompts by class
+    items_sha256: str = ""  # content of the items (and shots) scored
     eval_id: str = ""
     out_dir: Path | None = None
 
@@ -74,7 +75,7 @@ def _plan_mc(run: TaskRun, lt: LoadedTask) -> list[Job]:
         gen = (task.cot_generate if run.cot else task.generate).model_dump() if method == "generate" else None
         settings = {"method": method, "shots": shots, "cot": run.cot, "limit_per_subject": run.limit,
                     "subjects": run.subjects, "generate": gen}
-        jobs.append(Job(run, lt, method, settings, items, pools, eval_id=items_sha))
+        jobs.append(Job(run, lt, method, settings, items, pools, items_sha256=items_sha))
     return jobs
 
 
@@ -100,7 +101,7 @@ def _plan_open(run: TaskRun, lt: LoadedTask, cfg: EvalConfig) -> list[Job]:
     settings = {"method": "generate", "scorers": scorers, "limit_per_class": run.limit,
                 "chat": task.chat.model_dump(), "generate": task.generate.model_dump(), "judge": judge}
     return [Job(run, lt, "open", settings, items, prompts=prompts,
-                eval_id=sha256_obj([asdict(i) for i in items] + [prompts]))]
+                items_sha256=sha256_obj([asdict(i) for i in items] + [prompts]))]
 
 
 def plan(cfg: EvalConfig, identity: dict) -> list[Job]:
@@ -116,10 +117,8 @@ def plan(cfg: EvalConfig, identity: dict) -> list[Job]:
                 raise UserError(f"tasks[{n}]: methods/shots/cot apply to multiple-choice tasks, not {lt.config.name}")
             new = _plan_open(run, lt, cfg)
         for job in new:
-            items_sha = job.eval_id
-            job.settings["items_sha256"] = items_sha
             job.eval_id = compute_eval_id(identity, lt.sha256, {**job.settings, "overrides": lt.overrides,
-                                                                 "max_length": cfg.max_length}, items_sha)
+                                                                 "max_length": cfg.max_length}, job.items_sha256)
             job.out_dir = result_dir(cfg.output_dir, identity["slug"], lt.config.name, job.eval_id)
         jobs += new
     return jobs
@@ -187,6 +186,10 @@ def evaluate(cfg: EvalConfig, log: Callable[[str], None] = print) -> list[tuple[
             pending.append(job)
     if not pending:
         return done
+    if cfg.threads:
+        import torch
+
+        torch.set_num_threads(cfg.threads)
     t0 = time.perf_counter()
     model, tokenizer, info = load_model(cfg)
     load_s = round(time.perf_counter() - t0, 3)
@@ -204,11 +207,11 @@ def evaluate(cfg: EvalConfig, log: Callable[[str], None] = print) -> list[tuple[
                      "overrides": job.task.overrides, "config": task.model_dump()},
             "model": {**identity, "loaded": info},
             "settings": job.settings,
-            "data": {"data_dir": str(Path(job.run.data_dir).resolve()), "items_sha256": job.settings["items_sha256"],
+            "data": {"data_dir": str(Path(job.run.data_dir).resolve()), "items_sha256": job.items_sha256,
                      "n_items": len(job.items)},
             "prompt": {"example": first_prompt},
             "scores": scores,
-            "batch_size": cfg.batch_size, "max_length": cfg.max_length,
+            "batch_size": cfg.batch_size, "max_length": cfg.max_length, "threads": cfg.threads,
             "judge": (cfg.judge.model_dump(exclude={"cache_dir"}) if job.settings.get("judge") else None),
             "packages": package_versions(),
             "timings": {"started_at": started, "load_model_s": load_s, **timings},

@@ -151,3 +151,41 @@ def test_lora_run_folder_is_evaluated_with_its_adapter(tiny_model, ceval_dir, tm
                  "--subjects", "logic", "--output-dir", str(out)]) == 0
     ids = {x["eval_id"] for x in results_in(out)}
     assert len(ids) == 2  # same items, different weights: two results, never one cache entry
+
+
+def test_mmcu_multi_answer_domains(tiny_model, tmp_path):
+    items = [
+        {"类别": "法律", "题目": "下列哪些属于民事权利？", "选项": "A:物权\nB:债权\nC:刑罚权\nD:人格权", "答案": "ABD"},
+        {"类别": "心理", "题目": "＿不是社会化的载体。", "选项": "A:家庭\nB:大学\nC:杂志\nD:意识", "答案": "D"},
+        {"类别": "教育_数学", "题目": "一加一等于几？", "选项": "A:一\nB:二\nC:三\nD:四", "答案": "B"},
+        {"类别": "护理学", "题目": "正常成人体温约为？", "选项": "A:35℃\nB:37℃\nC:39℃\nD:", "答案": "B"},
+    ]
+    write(tmp_path / "mmcu" / "test.json", json.dumps(items, ensure_ascii=False))
+    out = tmp_path / "evals"
+    assert main(["eval", "--model", str(tiny_model), "--task", "mmcu", "--data-dir", str(tmp_path / "mmcu"),
+                 "--method", "loglik_letter", "--method", "generate", "--output-dir", str(out)]) == 0
+    for r in results_in(out):
+        s = r["scores"]
+        assert set(s["categories"]) == {"法律", "心理", "教育", "医疗"}
+        assert s["categories"]["医疗"]["n"] == 0  # its only item has an empty option: listed, unscored, not dropped
+        assert s["unscored_reasons"] == {"empty_option": 1} and s["n_scored"] == 3
+        folder = out / r["model"]["slug"] / "mmcu" / r["eval_id"]
+        preds = {p["subject"]: p for p in map(json.loads, (folder / "predictions.jsonl").read_text().splitlines())}
+        if r["settings"]["method"] == "loglik_letter":
+            assert len(preds["法律"]["scores"]) == 15  # every non-empty letter set of A–D
+        assert preds["法律"]["correct"] == (preds["法律"]["pred"] == "ABD")
+
+
+def test_cmmlu_real_dev_subject(tiny_model, tmp_path):
+    from conftest import SHARED_DATA
+
+    if not (SHARED_DATA / "cmmlu").is_dir():
+        pytest.skip("real CMMLU slice absent")
+    out = tmp_path / "evals"
+    cfg = {"model": str(tiny_model), "output_dir": str(out),
+           "tasks": [{"task": "cmmlu", "data_dir": str(SHARED_DATA / "cmmlu"), "subjects": ["agronomy", "anatomy"],
+                      "overrides": {"data": {"eval_split": "dev"}}}]}  # CMMLU test is not in the slice
+    assert main(["eval", str(write(tmp_path / "c.yaml", yaml.safe_dump(cfg)))]) == 0
+    (r,) = results_in(out)
+    assert r["scores"]["n_scored"] == 10 and set(r["scores"]["categories"]) == {"Other", "STEM"}
+    assert r["task"]["overrides"] == {"data": {"eval_split": "dev"}}
