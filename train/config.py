@@ -88,7 +88,8 @@ class TrainConfig(BaseModel):
         return {"path": v} if isinstance(v, str) else v
 
     def run_name(self) -> str:
-        return self.name or f"{Path(self.model.path).stem}-{self.method.name}-{self.data.stage}"
+        model = Path(self.model.path).name.removesuffix(".gguf")
+        return self.name or f"{model}-{self.method.name}-{self.data.stage}"
 
     def model_spec(self) -> ModelSpec:
         """The model with the top-level `template` folded in (it wins over model.chat_template)."""
@@ -150,9 +151,11 @@ def parse_value(text: str) -> Any:
         value = yaml.safe_load(text)
     except yaml.YAMLError:
         return text
-    if isinstance(value, str) and text.strip().lower().replace(".", "", 1).replace("-", "", 1).replace(
-            "e", "", 1).isdigit():
-        return float(text)
+    if isinstance(value, str) and any(c.isdigit() for c in text):  # YAML 1.1 reads 2e-4 as a string
+        try:
+            return float(text)
+        except ValueError:
+            return value
     return value
 
 
