@@ -116,3 +116,12 @@ def test_help_does_not_import_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_flag_values_and_default_run_name():
+    from train.config import TrainConfig, parse_value
+
+    assert [parse_value(x) for x in ("2e-4", "5", "true", "[q_proj, v_proj]", "v0test", "nan")] == \
+        [2e-4, 5, True, ["q_proj", "v_proj"], "v0test", "nan"]
+    cfg = TrainConfig.model_validate({"data": {"version": "b"}, "model": "Qwen/Qwen2.5-0.5B", "method": "dora"})
+    assert cfg.run_name() == "Qwen2.5-0.5B-dora-sft"
