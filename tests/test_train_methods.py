@@ -38,8 +38,11 @@ def _check_reload(folder, record):
     assert info["adapter_sha256"] == record["adapter_sha256"]
     reloaded = probe_logits(model, tokenizer)
     assert torch.allclose(torch.tensor(reloaded), torch.tensor(record["probe_logits"]), atol=1e-4)
-    reply = chat(model, tokenizer, [{"role": "user", "content": "北京是哪个国家的首都？"}], max_new_tokens=6)
-    assert isinstance(reply, str)
+    question = [{"role": "user", "content": "北京是哪个国家的首都？"}]
+    enc = tokenizer.apply_chat_template(question, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    out = model.generate(**enc, max_new_tokens=4, min_new_tokens=4, do_sample=False)
+    assert out.shape[1] == enc["input_ids"].shape[1] + 4  # generation runs through the adapter
+    assert isinstance(chat(model, tokenizer, question, max_new_tokens=4), str)
     return model, tokenizer
 
 
