@@ -139,7 +139,10 @@ def train(cfg: TrainConfig, *, force: bool = False, log: Callable[[str], None] =
     record = _train_into(cfg, training, version, folder, record, resume, log)
     if main:
         runs.write_json(record, record_path)
-        log(f"run finished: {folder}")
+        f = record["final"]
+        loss = f"loss {f['first_loss']:.4f} -> {f['last_loss']:.4f}" if f["last_loss"] is not None else "no loss logged"
+        log(f"run finished: {folder}\n  {loss} in {f['steps']} steps, "
+            f"{f['s_per_step']} s/step, {f['tokens_per_s']} tokens/s, peak RSS {f['peak_rss_mib'] / 1024:.1f} GiB")
     return folder
 
 
