@@ -68,6 +68,7 @@ def test_example_configs_validate():
     (["--template", "vicuna"], "unknown chat template 'vicuna'"),
     (["--set", "method.target_modules=[q_proj, foo_proj]"], "no module named 'foo_proj'"),
     (["--method", "prefix", "--set", "training.gradient_checkpointing=true"], "gradient checkpointing"),
+    (["--method", "prompt", "--set", "training.packing=true"], "cannot train on packed sequences"),
 ])
 def test_bad_options_are_user_errors(tmp_path, capsys, extra, message):
     assert message in _user_error(capsys, *_base(tmp_path), *extra)

@@ -34,6 +34,11 @@ class Method:
     gradient_checkpointing: bool = True  # False where the method breaks with it
     doc: str = ""
 
+    @property
+    def packing(self) -> bool:
+        """Prompt-learning methods put virtual tokens before *each* sequence; a packed row holds many."""
+        return self.config_class is None or self.targets is not None
+
 
 METHODS: dict[str, Method] = {
     "lora": Method("LoraConfig", {"r": 8, "lora_alpha": 16, "lora_dropout": 0.05}, doc="low-rank adapters"),

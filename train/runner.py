@@ -47,6 +47,9 @@ def resolved_training(cfg: TrainConfig) -> dict:
     if out.get("gradient_checkpointing") and not method.gradient_checkpointing:
         raise UserError(f"method {cfg.method.name!r} breaks with gradient checkpointing",
                         hint="set training.gradient_checkpointing: false")
+    if out.get("packing") and not method.packing:
+        raise UserError(f"method {cfg.method.name!r} cannot train on packed sequences (its virtual tokens go "
+                        "in front of each sequence)", hint="set training.packing: false")
     if out.get("bf16") and not cuda:
         raise UserError("training.bf16 needs a GPU here", hint="remove bf16 (fp32 is used on CPU)")
     if cfg.data.eval_split and "eval_strategy" not in out:
