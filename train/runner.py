@@ -9,6 +9,7 @@ unfinished one resumes from its last checkpoint. Distributed runs use `accelerat
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import time
 from pathlib import Path
@@ -71,7 +72,11 @@ def run_identity(cfg: TrainConfig, training: dict, version_id: str, manifest_sha
         config.pop(key)
     config["data"] = {k: v for k, v in config["data"].items()
                       if k not in ("version", "recipe", "version_id", "builds_root")}
-    return {"config": config, "version_id": version_id, "manifest_sha256": manifest_sha}
+    identity = {"config": config, "version_id": version_id, "manifest_sha256": manifest_sha}
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1:  # more processes => a larger effective batch => another result
+        identity["world_size"] = world
+    return identity
 
 
 def total_steps(training: dict, n_records: int, world_size: int = 1) -> int:
