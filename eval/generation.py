@@ -72,7 +72,8 @@ def generate_greedy(model, tokenizer, prompts: list[str], *, add_special_tokens:
             n = next((k + 1 for k, t in enumerate(new) if t in eos), len(new))
             while n and new[n - 1] == pad and new[n - 1] not in eos:  # rows stopped early are padded
                 n -= 1
-            text = tokenizer.decode(new[:n], skip_special_tokens=True)
+            # a byte-level tokenizer cut by max_new_tokens can end inside a character
+            text = tokenizer.decode(new[:n], skip_special_tokens=True).rstrip("\ufffd")
             out[i] = Generation(truncate_at(text, until), n, len(encoded[i]), cut[i])
         if on_batch:
             on_batch(len(idx))
