@@ -86,6 +86,14 @@ def total_steps(training: dict, n_records: int, world_size: int = 1) -> int:
     return int(math.ceil(n_records / (per_step * world_size)) * training.get("num_train_epochs", 3))
 
 
+def quarter_means(losses: list[float]) -> dict:
+    """Mean loss over the first and the last quarter of the logged steps: per-batch losses are noisy."""
+    if not losses:
+        return {}
+    q = max(1, len(losses) // 4)
+    return {"loss_first_quarter": sum(losses[:q]) / q, "loss_last_quarter": sum(losses[-q:]) / q}
+
+
 def make_trainer(cfg: TrainConfig, training: dict, model, tokenizer, train_ds, eval_ds, folder: Path):
     """The TRL trainer for the stage, with the PEFT method applied by TRL from our registry's config."""
     from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
@@ -148,7 +156,8 @@ def train(cfg: TrainConfig, *, force: bool = False, log: Callable[[str], None] =
     if main:
         runs.write_json(record, record_path)
         f = record["final"]
-        loss = f"loss {f['first_loss']:.4f} -> {f['last_loss']:.4f}" if f["last_loss"] is not None else "no loss logged"
+        loss = (f"loss {f['loss_first_quarter']:.4f} -> {f['loss_last_quarter']:.4f} (first/last quarter means)"
+                if f["last_loss"] is not None else "no loss logged")
         log(f"run finished: {folder}\n  {loss} in {f['steps']} steps, "
             f"{f['s_per_step']} s/step, {f['tokens_per_s']} tokens/s, peak RSS {f['peak_rss_mib'] / 1024:.1f} GiB")
     return folder
@@ -199,7 +208,7 @@ def _train_into(cfg: TrainConfig, training: dict, version, folder: Path, record:
         "status": "finished", "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "output": out.name, "adapter_sha256": runs.dir_digest(out), "parameters": params, "data_counts": counts,
         "final": {"steps": steps, "train_loss": result.training_loss, "first_loss": losses[0] if losses else None,
-                  "last_loss": losses[-1] if losses else None, "train_runtime_s": round(elapsed, 2),
+                  "last_loss": losses[-1] if losses else None, **quarter_means(losses), "train_runtime_s": round(elapsed, 2),
                   "s_per_step": round(elapsed / max(steps, 1), 3),
                   "tokens": tokens, "tokens_per_s": round(tokens / elapsed, 1) if tokens else None,
                   "peak_rss_mib": round(peak_rss_mib(), 1),

@@ -116,7 +116,12 @@ def plot_loss(metrics: list[dict], out: Path, title: str) -> Path | None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.plot(*zip(*train), marker=".", label="train loss")
+    ax.plot(*zip(*train), marker=".", alpha=0.5, label="train loss")
+    if len(train) >= 8:  # per-batch losses are noisy: add a moving mean
+        w = max(2, len(train) // 8)
+        ys = [y for _, y in train]
+        smooth = [sum(ys[max(0, i - w + 1):i + 1]) / len(ys[max(0, i - w + 1):i + 1]) for i in range(len(ys))]
+        ax.plot([x for x, _ in train], smooth, label=f"moving mean ({w} steps)")
     evals = [(m["step"], m["eval_loss"]) for m in metrics if "eval_loss" in m]
     if evals:
         ax.plot(*zip(*evals), marker="o", label="eval loss")
