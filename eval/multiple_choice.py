@@ -89,16 +89,21 @@ def pick_shots(pool: list[MCItem], k: int, subject: str) -> list[MCItem]:
     return valid[:k]
 
 
-def run_multiple_choice(model, tokenizer, task: MultipleChoiceTask, items: list[MCItem],
-                        shot_pools: dict[str, list[MCItem]], *, method: str, shots: int, cot: bool,
-                        batch_size: int, max_length: int | None = None, on_batch=None) -> tuple[list[dict], dict]:
-    """Score every item with one method; returns (prediction records in item order, stats)."""
+def check_method(task: MultipleChoiceTask, items: list[MCItem], method: str, cot: bool) -> None:
+    """Combinations a method cannot score, refused before any model is loaded."""
     if cot and method != "generate":
         raise UserError(f"task {task.name}: cot needs method generate (got {method})",
                         hint="CoT makes the model reason before answering; log-likelihood scoring never lets it")
     if method == "loglik_text" and any(len(i.answer) > 1 and i.problem is None for i in items):
         raise UserError(f"task {task.name}: loglik_text cannot score items with several correct options",
                         hint="use method loglik_letter (scores every letter set) or generate")
+
+
+def run_multiple_choice(model, tokenizer, task: MultipleChoiceTask, items: list[MCItem],
+                        shot_pools: dict[str, list[MCItem]], *, method: str, shots: int, cot: bool,
+                        batch_size: int, max_length: int | None = None, on_batch=None) -> tuple[list[dict], dict]:
+    """Score every item with one method; returns (prediction records in item order, stats)."""
+    check_method(task, items, method, cot)
     scorable = [i for i in items if i.problem is None]
     contexts = [mc_context(task, i, pick_shots(shot_pools.get(i.subject, []), shots, i.subject) if shots else [],
                            cot=cot) for i in scorable]

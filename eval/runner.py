@@ -71,7 +71,10 @@ def _plan_mc(run: TaskRun, lt: LoadedTask) -> list[Job]:
     shot_items = {s: [asdict(i) for i in pools.get(s, []) if i.problem is None][:shots] for s in by_subject}
     items_sha = sha256_obj([[asdict(i) for i in items], shot_items])
     jobs = []
+    from eval.multiple_choice import check_method
+
     for method in run.methods or [task.method]:
+        check_method(task, items, method, run.cot)
         gen = (task.cot_generate if run.cot else task.generate).model_dump() if method == "generate" else None
         settings = {"method": method, "shots": shots, "cot": run.cot, "limit_per_subject": run.limit,
                     "subjects": run.subjects, "generate": gen}

@@ -189,3 +189,21 @@ def test_cmmlu_real_dev_subject(tiny_model, tmp_path):
     (r,) = results_in(out)
     assert r["scores"]["n_scored"] == 10 and set(r["scores"]["categories"]) == {"Other", "STEM"}
     assert r["task"]["overrides"] == {"data": {"eval_split": "dev"}}
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--method", "loglik_letter", "--cot"], "cot needs method generate"),
+    (["--shots", "3"], "fewer than 3 valid shot items"),
+    (["--subjects", "law,astrology"], "subjects ['astrology'] have no data"),
+])
+def test_bad_options_fail_before_loading_the_model(ceval_dir, tmp_path, capsys, monkeypatch, extra, message):
+    monkeypatch.setattr("eval.runner.load_model", lambda cfg: (_ for _ in ()).throw(AssertionError("loaded")))
+    argv = ["eval", "--model", str(tmp_path), "--task", "ceval_val", "--data-dir", str(ceval_dir),
+            "--output-dir", str(tmp_path / "o"), *(["--subjects", "law"] if "--subjects" not in extra else []), *extra]
+    assert main(argv) == 2 and message in capsys.readouterr().err
+
+
+def test_judge_scorer_needs_a_judge_block(belle_dir, tmp_path, capsys):
+    argv = ["eval", "--model", str(tmp_path), "--task", "belle_eval", "--data-dir", str(belle_dir),
+            "--scorers", "offline,judge", "--output-dir", str(tmp_path / "o")]
+    assert main(argv) == 2 and "needs a `judge:` block" in capsys.readouterr().err

@@ -139,3 +139,12 @@ def test_mc_prompt_matches_lm_eval_shape(tmp_path):
         "示例\nA. 一\nB. 二\nC. 三\nD. 四\n答案： C\n\n"
         "问题\nA. 甲\nB. 乙\nC. 丙\nD. 丁\n答案：")
     assert mc_context(task, item, [], cot=True).endswith("D. 丁\n先思考，再决定。\n")
+
+
+def test_cli_import_stays_light():
+    import subprocess
+    import sys
+
+    code = "import sys, curate.cli; curate.cli.build_parser(); print('torch' in sys.modules, 'transformers' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False False"
