@@ -69,9 +69,11 @@ def test_example_configs_validate():
     (["--set", "method.target_modules=[q_proj, foo_proj]"], "no module named 'foo_proj'"),
     (["--method", "prefix", "--set", "training.gradient_checkpointing=true"], "gradient checkpointing"),
     (["--method", "prompt", "--set", "training.packing=true"], "cannot train on packed sequences"),
+    (["--set", "training.padding_free=true"], "SFTTrainer rejected the options"),
 ])
 def test_bad_options_are_user_errors(tmp_path, capsys, extra, message):
     assert message in _user_error(capsys, *_base(tmp_path), *extra)
+    assert not list(tmp_path.iterdir())  # rejected before any run folder is written
 
 
 def test_bad_data_is_a_user_error(tmp_path, capsys):

@@ -51,11 +51,11 @@ def resolved_training(cfg: TrainConfig) -> dict:
     if out.get("packing") and not method.packing:
         raise UserError(f"method {cfg.method.name!r} cannot train on packed sequences (its virtual tokens go "
                         "in front of each sequence)", hint="set training.packing: false")
-    if out.get("bf16") and not cuda:
-        raise UserError("training.bf16 needs a GPU here", hint="remove bf16 (fp32 is used on CPU)")
-    if cfg.data.eval_split and "eval_strategy" not in out:
-        out["eval_strategy"] = "steps"
-        out["eval_steps"] = out.get("eval_steps") or max(1, int(out.get("max_steps", 50) or 50) // 5)
+    if cfg.data.eval_split and "eval_strategy" not in out:  # evaluate five times per run, or every epoch
+        max_steps = int(out.get("max_steps") or -1)
+        out["eval_strategy"] = "steps" if max_steps > 0 else "epoch"
+        if max_steps > 0:
+            out.setdefault("eval_steps", max(1, max_steps // 5))
     return out
 
 
@@ -102,7 +102,7 @@ def make_trainer(cfg: TrainConfig, training: dict, model, tokenizer, train_ds, e
     from train.methods import build_peft_config
 
     peft_config = build_peft_config(cfg.method.name, cfg.method.options(), model,
-                                    total_steps(training, len(train_ds)))
+                                    total_steps(training, len(train_ds), int(os.environ.get("WORLD_SIZE", "1"))))
     config_cls, trainer_cls = (DPOConfig, DPOTrainer) if cfg.data.stage == "dpo" else (SFTConfig, SFTTrainer)
     try:
         args = config_cls(output_dir=str(folder / runs.CHECKPOINTS), report_to="none", **training)
@@ -111,8 +111,12 @@ def make_trainer(cfg: TrainConfig, training: dict, model, tokenizer, train_ds, e
     callbacks = [MetricsLogger(folder / runs.METRICS)]
     if cfg.method.name == "adalora":
         callbacks.append(AdaLoraAllocator())
-    return trainer_cls(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
-                       processing_class=tokenizer, peft_config=peft_config, callbacks=callbacks)
+    try:
+        return trainer_cls(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
+                           processing_class=tokenizer, peft_config=peft_config, callbacks=callbacks)
+    except ValueError as e:  # TRL checks option combinations (padding_free without packing, ...) here
+        raise UserError(f"{trainer_cls.__name__} rejected the options: {e}",
+                        hint="check the training: mapping against TRL's docs") from None
 
 
 def train(cfg: TrainConfig, *, force: bool = False, log: Callable[[str], None] = print) -> Path:
@@ -131,6 +135,7 @@ def train(cfg: TrainConfig, *, force: bool = False, log: Callable[[str], None] =
         if record.get("status") == "finished":
             log(f"cache hit: {folder} (finished run with the same config, data version and seed)")
             return folder
+    trainer, tokenizer, counts, params = _prepare(cfg, training, version, folder, log)  # user errors end here
     main = runs.is_main_process()
     if force and main and (folder / runs.CHECKPOINTS).exists():
         shutil.rmtree(folder / runs.CHECKPOINTS)
@@ -148,11 +153,11 @@ def train(cfg: TrainConfig, *, force: bool = False, log: Callable[[str], None] =
         "template": cfg.template, "prompt_language": cfg.prompt_language,
         "seed": training["seed"], "training": training, "packages": runs.package_versions(),
         "git_commit": runs.git_commit(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "resumed_from": resume.name if resume else None,
+        "resumed_from": resume.name if resume else None, "parameters": params, "data_counts": counts,
     }
     if main:
         runs.write_json(record, record_path)
-    record = _train_into(cfg, training, version, folder, record, resume, log)
+    record = _train_into(cfg, trainer, tokenizer, folder, record, resume, log)
     if main:
         runs.write_json(record, record_path)
         f = record["final"]
@@ -163,13 +168,10 @@ def train(cfg: TrainConfig, *, force: bool = False, log: Callable[[str], None] =
     return folder
 
 
-def _train_into(cfg: TrainConfig, training: dict, version, folder: Path, record: dict, resume: Path | None,
-                log: Callable[[str], None]) -> dict:
-    """Load, train, save and describe: the record's final part (only rank 0's is written)."""
-    import torch
+def _prepare(cfg: TrainConfig, training: dict, version, folder: Path, log: Callable[[str], None]):
+    """Data, model, PEFT method and trainer: everything that can reject the config, before any file is written."""
     from transformers import set_seed
 
-    from train.callbacks import peak_rss_mib, truncate_metrics
     from train.data import build_datasets
     from train.methods import count_parameters
     from train.models import load_model_and_tokenizer
@@ -182,11 +184,22 @@ def _train_into(cfg: TrainConfig, training: dict, version, folder: Path, record:
     params = count_parameters(trainer.model)
     log(f"method {cfg.method.name}: {params['trainable']:,} trainable of {params['total']:,} parameters "
         f"({params['trainable_percent']:.3f} %)")
+    return trainer, tokenizer, counts, params
+
+
+def _train_into(cfg: TrainConfig, trainer, tokenizer, folder: Path, record: dict, resume: Path | None,
+                log: Callable[[str], None]) -> dict:
+    """Train (resuming if a checkpoint exists), save and describe: the record's final part."""
+    import torch
+
+    from train.callbacks import peak_rss_mib, truncate_metrics
+
     if resume is not None:
         truncate_metrics(folder / runs.METRICS, int(resume.name.split("-")[-1]))
         log(f"resuming from {resume}")
     elif (folder / runs.METRICS).exists():
         (folder / runs.METRICS).unlink()
+    resumed_at = int(resume.name.split("-")[-1]) if resume else 0
     started = time.time()
     result = trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     elapsed = time.time() - started
@@ -206,15 +219,15 @@ def _train_into(cfg: TrainConfig, training: dict, version, folder: Path, record:
                                                           if "num_tokens" in m), None)
     record.update({
         "status": "finished", "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "output": out.name, "adapter_sha256": runs.dir_digest(out), "parameters": params, "data_counts": counts,
+        "output": out.name, "adapter_sha256": runs.dir_digest(out),
         "final": {"steps": steps, "train_loss": result.training_loss, "first_loss": losses[0] if losses else None,
-                  "last_loss": losses[-1] if losses else None, **quarter_means(losses), "train_runtime_s": round(elapsed, 2),
-                  "s_per_step": round(elapsed / max(steps, 1), 3),
+                  "last_loss": losses[-1] if losses else None, **quarter_means(losses),
+                  "train_runtime_s": round(elapsed, 2), "s_per_step": round(elapsed / max(steps - resumed_at, 1), 3),
                   "tokens": tokens, "tokens_per_s": round(tokens / elapsed, 1) if tokens else None,
                   "peak_rss_mib": round(peak_rss_mib(), 1),
                   "peak_gpu_mib": round(torch.cuda.max_memory_allocated() / 2**20, 1)
                   if torch.cuda.is_available() else None},
     })
-    if eval_ds is not None:
+    if trainer.eval_dataset is not None:
         record["final"].update(trainer.evaluate())
     return record
