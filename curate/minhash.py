@@ -75,11 +75,30 @@ def symbols(texts: list[str], tokenizer: Tokenizer = "char") -> tuple[np.ndarray
     return jieba_symbols(texts) if tokenizer == "jieba" else codepoints(texts)
 
 
+_PINV = np.uint64(pow(int(_P), -1, 1 << 64))  # P is odd, so it has an inverse modulo 2**64
+_powers_cache: list[tuple[np.ndarray, np.ndarray]] = []
+
+
+def _powers(m: int) -> tuple[np.ndarray, np.ndarray]:
+    """(P**i, P**-i) mod 2**64 for i < m, cached and grown as needed."""
+    if not _powers_cache or len(_powers_cache[-1][0]) < m:
+        size = max(m, 1 << 16)
+        ones = np.ones(1, np.uint64)
+        pw = np.cumprod(np.concatenate([ones, np.full(size - 1, _P, np.uint64)]), dtype=np.uint64)
+        ipw = np.cumprod(np.concatenate([ones, np.full(size - 1, _PINV, np.uint64)]), dtype=np.uint64)
+        _powers_cache.append((pw, ipw))
+    pw, ipw = _powers_cache[-1]
+    return pw[:m], ipw[:m]
+
+
 def ngram_hashes(flat: np.ndarray, lengths: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """64-bit hash of every n-gram of every text; (hashes back to back, count per text).
 
-    A text shorter than n still gives one shingle (itself), so distinct short texts never look
-    alike; an empty text gives none.
+    The n-gram at i is the polynomial sum(c[j] * P**(i+n-1-j)), taken from prefix sums of
+    c[j] * P**-j (wrapping uint64 arithmetic is arithmetic modulo 2**64, where P is invertible):
+    a few passes over the text whatever n is. A text shorter than n still gives one shingle
+    (itself, tagged with its length), so distinct short texts never look alike; an empty text
+    gives none.
     """
     lengths = np.asarray(lengths, dtype=np.int64)
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
@@ -90,17 +109,14 @@ def ngram_hashes(flat: np.ndarray, lengths: np.ndarray, n: int) -> tuple[np.ndar
         return np.empty(0, np.uint64), counts
     first = np.concatenate([[0], np.cumsum(counts)[:-1]])
     pos = np.repeat(starts - first, counts) + np.arange(total, dtype=np.int64)
-    padded = np.concatenate([flat, np.zeros(n, np.uint64)])
-    short = bool((neff < n).any() & (lengths > 0).any())
+    pw, ipw = _powers(len(flat))
+    prefix = np.zeros(len(flat) + 1, np.uint64)
+    np.cumsum((flat + np.uint64(1)) * ipw, out=prefix[1:])
+    short = bool((neff < n).any())
     ne = np.repeat(neff, counts) if short else None
-    h = np.zeros(total, np.uint64)
-    for k in range(n):
-        c = padded[pos + k] + np.uint64(1)
-        if short:
-            c = np.where(ne > k, c, np.uint64(0))
-        h *= _P
-        h += c
-    if short:  # tag whole-text shingles of short texts with their length (full n-grams untouched)
+    end = pos + (ne if short else n)
+    h = (prefix[end] - prefix[pos]) * pw[end - 1]
+    if short:
         h ^= np.where(ne < n, ne.astype(np.uint64) << np.uint64(56), np.uint64(0))
     return _mix(h), counts
 

@@ -193,6 +193,22 @@ def test_ngram_hashes_short_texts_and_boundaries():
     assert alone.tolist() == h[0].tolist()  # a short text elsewhere in the batch changes nothing
 
 
+@pytest.mark.parametrize("n", [1, 2, 5, 13])
+def test_ngram_hashes_equal_exactly_when_ngrams_are_equal(n):
+    rng = random.Random(n)
+    texts = ["".join(rng.choice("的了是在和有天地人😀a") for _ in range(rng.randint(0, 40))) for _ in range(300)]
+    hashes, counts = mh.ngram_hashes(*mh.codepoints(texts), n)
+    seen: dict[str, int] = {}
+    at = 0
+    for t, c in zip(texts, counts.tolist()):
+        grams = [t[i:i + n] for i in range(len(t) - n + 1)] if len(t) >= n else ([t] if t else [])
+        assert len(grams) == c
+        for g, h in zip(grams, hashes[at:at + c].tolist()):
+            assert seen.setdefault(g, h) == h
+        at += c
+    assert len(set(seen.values())) == len(seen)  # distinct n-grams, distinct hashes
+
+
 def test_lsh_params_match_datasketch():
     from datasketch.lsh import _optimal_param
 
