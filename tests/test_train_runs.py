@@ -100,6 +100,8 @@ def test_data_selection_by_stage_type_and_language():
 
     version, _ = tiny_setup()
     v = open_version(DataSpec(version=str(version)))
+    by_name = DataSpec(recipe="demo", version_id="v0test", builds_root=str(version.parent.parent))
+    assert open_version(by_name).dir == v.dir and v.id == "v0test"
     sft, _, counts = build_datasets(v, DataSpec(version=str(version)), None)
     assert set(counts["by_type"]) == {"general", "cot", "alignment", "multiturn"}  # preference left out
     with_pref, _, counts = build_datasets(v, DataSpec(version=str(version), preference_as_sft=True), None)
