@@ -239,7 +239,8 @@ def candidate_pairs(keys: np.ndarray, valid: np.ndarray) -> np.ndarray:
     Within a bucket each member is paired with the bucket's first member and with its
     predecessor: linear in bucket size, and enough for the clusters (connected components).
     """
-    idx = np.flatnonzero(valid)
+    idx = np.flatnonzero(valid).astype(np.int64)
+    width = np.int64(max(len(valid), 1))
     found = []
     for band in keys:
         k = band[idx]
@@ -254,11 +255,11 @@ def candidate_pairs(keys: np.ndarray, valid: np.ndarray) -> np.ndarray:
         tail = np.flatnonzero(same) + 1
         for a, b in ((first[tail], so[tail]), (so[tail - 1], so[tail])):
             lo, hi = np.minimum(a, b), np.maximum(a, b)
-            keep = lo != hi
-            found.append(np.stack([lo[keep], hi[keep]], axis=1))
+            found.append((lo * width + hi)[lo != hi])  # one int64 per pair: unique in 1-D is fast
     if not found:
         return np.empty((0, 2), dtype=np.int64)
-    return np.unique(np.concatenate(found), axis=0)
+    code = np.unique(np.concatenate(found))
+    return np.stack([code // width, code % width], axis=1)
 
 
 def shingle_sets(texts: list[str], ngram: int, tokenizer: Tokenizer = "char") -> list[frozenset]:
