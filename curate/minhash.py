@@ -148,19 +148,22 @@ def signatures(hashes: np.ndarray, counts: np.ndarray, num_perm: int, seed: int 
 
 
 class HashSet:
-    """Membership of 64-bit hashes in a fixed set, vectorised: a 16M-entry bitmap on the top
-    24 bits rejects almost every non-member in one gather; the rest go to a binary search."""
+    """Membership of 64-bit hashes in a fixed set, vectorised: a cache-sized table on the top
+    bits (about 64 slots per member) rejects almost every non-member in one gather; the rest go
+    to a binary search."""
 
     def __init__(self, values: np.ndarray):
         self.sorted = np.unique(np.asarray(values, dtype=np.uint64))
-        self.bitmap = np.zeros(1 << 24, dtype=np.bool_)
-        self.bitmap[self.sorted >> np.uint64(40)] = True
+        bits = int(np.clip(np.ceil(np.log2(max(len(self.sorted), 1) * 64)), 16, 24))
+        self.shift = np.uint64(64 - bits)
+        self.bitmap = np.zeros(1 << bits, dtype=np.bool_)
+        self.bitmap[self.sorted >> self.shift] = True
 
     def __len__(self) -> int:
         return len(self.sorted)
 
     def contains(self, hashes: np.ndarray) -> np.ndarray:
-        out = self.bitmap[hashes >> np.uint64(40)]
+        out = self.bitmap[hashes >> self.shift]
         maybe = np.flatnonzero(out)
         if len(maybe) and len(self.sorted):
             h = hashes[maybe]

@@ -209,6 +209,16 @@ def test_ngram_hashes_equal_exactly_when_ngrams_are_equal(n):
     assert len(set(seen.values())) == len(seen)  # distinct n-grams, distinct hashes
 
 
+@pytest.mark.parametrize("size", [0, 1, 1000, 300_000])
+def test_hashset_membership(size):
+    rng = np.random.default_rng(size)
+    members = rng.integers(0, mh.U64_MAX, size=size, dtype=np.uint64, endpoint=True)
+    others = rng.integers(0, mh.U64_MAX, size=50_000, dtype=np.uint64, endpoint=True)
+    probe = np.concatenate([members[:5000], others])
+    expected = np.isin(probe, members)
+    assert (mh.HashSet(members).contains(probe) == expected).all()
+
+
 def test_lsh_params_match_datasketch():
     from datasketch.lsh import _optimal_param
 
