@@ -38,9 +38,16 @@ def model_identity(model: str | dict) -> dict:
     ident: dict = {"kind": "base", "base_model": spec.model_dump(), "adapter_sha256": None, "run_id": None,
                    "version_id": None}
     p = Path(spec.path)
-    if spec.path not in SHORTHANDS and p.is_dir():
+    if spec.path in SHORTHANDS:  # the weights ship in a package: its version names them
+        from importlib import metadata
+
+        try:
+            ident["package_version"] = metadata.version(SHORTHANDS[spec.path]["package"])
+        except metadata.PackageNotFoundError:
+            ident["package_version"] = None
+    elif p.is_dir():
         ident["weights_sha256"] = dir_digest(p)
-    elif spec.path not in SHORTHANDS and p.is_file():
+    elif p.is_file():
         ident["weights_sha256"] = sha256_file(p)
     ident["slug"] = re.sub(r"[^A-Za-z0-9._-]+", "_", p.name if p.exists() else spec.path).strip("_") or "model"
     return ident
