@@ -82,9 +82,13 @@ def stage_inputs(recipe: Recipe) -> list[dict]:
     return out
 
 
+def version_key(recipe: Recipe, inputs: list[dict], code: str, packages: dict) -> dict:
+    """Everything a version id hashes: the resolved recipe, input digests, curation code, packages."""
+    return {"recipe": recipe.resolved(), "inputs": inputs, "code": code, "packages": packages}
+
+
 def version_id(recipe: Recipe) -> tuple[str, dict]:
-    key = {"recipe": recipe.resolved(), "inputs": input_fingerprint(recipe),
-           "code": code_digest(), "packages": package_versions()}
+    key = version_key(recipe, input_fingerprint(recipe), code_digest(), package_versions())
     return short_id(key), key
 
 
@@ -163,6 +167,7 @@ def _build_fresh(recipe: Recipe, vid: str, key: dict, writer: VersionWriter, qui
         "recipe": recipe.resolved(),
         "inputs": inputs,
         "stage_inputs": [i for i in key["inputs"] if "stage" in i],
+        "fingerprint": key["inputs"],
         "code": key["code"],
         "packages": key["packages"],
         "counts": {"train": train.height, "test": test.height, "rejected": all_rejects.height},

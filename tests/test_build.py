@@ -166,3 +166,13 @@ def test_unpinned_hub_source_marks_the_version_not_reproducible(tmp_path):
     assert res.manifest["reproducible"] is False
     assert "Not reproducible" in (res.dir / "report.md").read_text(encoding="utf-8")
     assert res.manifest["counts"]["train"] == 3
+
+
+def test_manifest_recipe_loads_back_to_the_same_version(tmp_path):
+    """The resolved recipe in the manifest is a recipe: building it again gives the same id."""
+    from curate.build import version_id
+    from curate.recipe import parse_recipe
+
+    res = build(DEMO, tmp_path)
+    again = parse_recipe(res.manifest["recipe"], DEMO.parent, origin="manifest")
+    assert version_id(again)[0] == res.version

@@ -241,3 +241,21 @@ def test_empty_table_passes_through_every_stage(shared_data):
                 dedup.apply(empty_records(), dedup.Options(method="minhash"), ctx),
                 dc.apply(empty_records(), dc.Options(against=["belle_eval/eval_set.json"]), ctx)):
         assert res.kept.height == 0 and res.rejected.height == 0
+
+
+def test_changed_eval_set_changes_the_version_id(tmp_path):
+    """The eval files a recipe decontaminates against are inputs: their bytes are in the version id."""
+    import yaml
+
+    from curate.build import version_id
+    from curate.recipe import load_recipe
+
+    (tmp_path / "train.jsonl").write_text('{"instruction": "问题", "output": "回答"}\n', encoding="utf-8")
+    (tmp_path / "eval.jsonl").write_text('{"question": "为什么天空是蓝色的？"}\n', encoding="utf-8")
+    recipe = {"name": "d", "sources": [{"name": "t", "path": "train.jsonl"}],
+              "clean": [{"decontaminate": {"against": ["eval.jsonl"]}}]}
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(recipe, allow_unicode=True), encoding="utf-8")
+    before, key = version_id(load_recipe(tmp_path / "r.yaml"))
+    assert [i["path"] for i in key["inputs"] if "stage" in i] == ["eval.jsonl"]
+    (tmp_path / "eval.jsonl").write_text('{"question": "为什么海水是咸的？"}\n', encoding="utf-8")
+    assert version_id(load_recipe(tmp_path / "r.yaml"))[0] != before

@@ -270,3 +270,23 @@ def test_bad_options_are_refused(bad):
 def test_defaults():
     o = dedup.Options()
     assert (o.method, o.scope, o.threshold, o.ngram, o.num_perm, o.tokenizer) == ("exact", "prompt", 0.8, 5, 128, "char")
+
+
+def test_datasketch_engine_agrees_with_the_numpy_engine():
+    """datasketch's own MinHash + MinHashLSH (the reference) finds the same planted duplicates."""
+    rows, _ = planted_corpus(seed=11, n_base=600, n_dups=120, n_hard=60)
+    ctx = StageContext(source_order=["a", "b", "c"])
+    fast = dedup.apply(table(rows), dedup.Options(method="minhash"), ctx)
+    reference = dedup.apply(table(rows), dedup.Options(method="minhash", engine="datasketch"), ctx)
+    fast_ids, ref_ids = set(fast.rejected["id"]), set(reference.rejected["id"])
+    assert reference.rejected.filter(pl.col("source") == "b").height >= 0.98 * 120
+    assert len(fast_ids & ref_ids) >= 0.97 * max(len(fast_ids), len(ref_ids))
+
+
+def test_resolved_options_load_back():
+    """The manifest's recipe lists every option with its default; it must validate again."""
+    for opts in (dedup.Options(method="exact"), dedup.Options(method="minhash", threshold=0.7)):
+        assert dedup.Options.model_validate(opts.model_dump(mode="json")) == opts
+    assert "threshold" not in dedup.Options(method="exact").model_dump()
+    with pytest.raises(ValueError, match="only apply to `method: minhash`"):
+        dedup.Options(method="exact", threshold=0.5)

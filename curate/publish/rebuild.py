@@ -84,6 +84,7 @@ def _fingerprint(manifest: dict) -> list[dict]:
 
 def reproduces(manifest: dict, recipe: dict) -> bool:
     """Does building `recipe` over the manifest's inputs (same code, same packages) give its id?"""
+    from curate.build import version_key
     from curate.errors import UserError
     from curate.hashing import short_id
     from curate.recipe import parse_recipe
@@ -92,6 +93,5 @@ def reproduces(manifest: dict, recipe: dict) -> bool:
         parsed = parse_recipe(copy.deepcopy(recipe), Path("."), origin="card recipe")
     except UserError:
         return False
-    key = {"recipe": parsed.resolved(), "inputs": _fingerprint(manifest), "code": manifest.get("code"),
-           "packages": manifest.get("packages")}
-    return short_id(key) == manifest["version"]
+    inputs = manifest.get("fingerprint") or _fingerprint(manifest)  # older manifests lack `fingerprint`
+    return short_id(version_key(parsed, inputs, manifest.get("code"), manifest.get("packages"))) == manifest["version"]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -32,7 +33,7 @@ from curate.minhash import (BLOCK, HashSet, codepoints, jaccard, lsh_params, mat
                             workers)
 from curate.records import as_rejects
 from curate.stages import StageContext, StageResult
-from curate.stages.eval_sets import EvalItem, read_eval_items
+from curate.stages.eval_sets import EvalItem, eval_files, read_eval_items
 from curate.text import text_expr
 
 
@@ -159,6 +160,11 @@ def _near_matches(keys: pl.Series, index: EvalIndex, opts: Options) -> tuple[pl.
     m = (cand.with_columns(pl.Series("j", jac), pl.Series("c", cov))
          .filter((pl.col("j") >= opts.near_threshold) & (pl.col("c") >= opts.min_coverage)))
     return m.select("row", "item", pl.format("jaccard{}", pl.col("j").round(2)).alias("how")), cand.height
+
+
+def referenced_files(opts: Options, base_dir: Path) -> list[tuple[Path, str]]:
+    """Every eval file read: hashed into the version id, so a changed eval set gives a new version."""
+    return [(path, shown) for path, shown, _ in eval_files(opts.against, base_dir)]
 
 
 def apply(table: pl.DataFrame, opts: Options, ctx: StageContext) -> StageResult:

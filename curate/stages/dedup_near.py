@@ -11,20 +11,45 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from curate.minhash import candidate_pairs, components, lsh_params, match_key_expr, text_bands, verify_pairs
+from curate.minhash import (PERM_SEED, candidate_pairs, components, lsh_params, match_key_expr, shingle_sets, text_bands,
+                            verify_pairs)
 from curate.records import as_rejects
 from curate.stages import StageContext, StageResult
 from curate.stages.dedup import Options, cluster_stats, priority_expr, survivors
 from curate.text import text_expr
 
 
+def datasketch_candidates(texts: list[str], opts: Options, bands: int, rows: int, progress=None) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate pairs from datasketch's own MinHash + MinHashLSH (same shingles, same band split)."""
+    from datasketch import LeanMinHash, MinHash, MinHashLSH
+
+    lsh = MinHashLSH(num_perm=opts.num_perm, params=(bands, rows))
+    sets = shingle_sets(texts, opts.ngram, opts.tokenizer)
+    found = []
+    for i, shingles in enumerate(sets):
+        if not shingles:
+            continue
+        m = MinHash(num_perm=opts.num_perm, seed=PERM_SEED % (1 << 32))
+        m.update_batch([h.to_bytes(8, "little") for h in shingles])
+        lean = LeanMinHash(m)
+        found += [(j, i) for j in lsh.query(lean)]
+        lsh.insert(i, lean, check_duplication=False)
+        if progress and i % 1000 == 999:
+            progress(1000)
+    pairs = np.array(sorted(found), dtype=np.int64).reshape(-1, 2)
+    return pairs, np.fromiter((len(s) for s in sets), dtype=np.int64, count=len(sets))
+
+
 def near_duplicate_links(texts: pl.Series, opts: Options, progress=None) -> tuple[np.ndarray, np.ndarray, dict]:
     """Verified links (m, 2), their Jaccard, and counts, for a column of normalised texts."""
     bands, rows = lsh_params(opts.threshold, opts.num_perm)
-    keys, counts = text_bands(lambda lo, hi: texts.slice(lo, hi - lo).to_list(), texts.len(), ngram=opts.ngram,
-                              num_perm=opts.num_perm, bands=bands, rows=rows, tokenizer=opts.tokenizer,
-                              progress=progress)
-    pairs = candidate_pairs(keys, counts > 0)
+    if opts.engine == "datasketch":
+        pairs, counts = datasketch_candidates(texts.to_list(), opts, bands, rows, progress)
+    else:
+        keys, counts = text_bands(lambda lo, hi: texts.slice(lo, hi - lo).to_list(), texts.len(), ngram=opts.ngram,
+                                  num_perm=opts.num_perm, bands=bands, rows=rows, tokenizer=opts.tokenizer,
+                                  progress=progress)
+        pairs = candidate_pairs(keys, counts > 0)
     jac = verify_pairs(pairs, lambda idx: texts.gather(idx).to_list(), opts.ngram, opts.tokenizer)
     ok = jac >= opts.threshold
     stats = {"bands": bands, "rows_per_band": rows, "candidate_pairs": int(len(pairs)),
