@@ -11,6 +11,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("ablation", help="ablation YAML (see recipes/ablations/data-types.yaml)")
     p.add_argument("--dry-run", action="store_true", help="print the plan (variants, version ids, cached or not, estimated cost)")
     p.add_argument("--scale", type=float, default=1.0, help="multiply mix totals and training steps (e.g. 10 on a GPU)")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="CPU threads for torch (on a shared machine 1 avoids oversubscription stalls)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -19,6 +21,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.scale <= 0:
         raise UserError("--scale must be positive")
+    if args.threads and not args.dry_run:
+        import torch
+
+        torch.set_num_threads(args.threads)
     out = run_ablation(args.ablation, scale=args.scale, dry_run=args.dry_run)
     if out is not None:
         print((out / "summary.md").read_text(encoding="utf-8"))
