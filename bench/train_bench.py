@@ -116,7 +116,7 @@ def main() -> int:
             cmd = [sys.executable, __file__, "--one", "--model", model, "--data", data, "--steps", str(args.steps),
                    "--batch", str(args.batch), "--max-length", str(args.max_length), "--threads", str(args.threads),
                    "--workdir", str(workdir)] + (["--packing"] if packing else [])
-            out = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO,
+            out = subprocess.run(cmd, check=False, capture_output=True, text=True, cwd=REPO,
                                  env={**os.environ, "OMP_NUM_THREADS": str(args.threads)})
             line = next((x for x in out.stdout.splitlines() if x.startswith("RESULT ")), None)
             if line is None:
@@ -124,7 +124,7 @@ def main() -> int:
                 continue
             results.append(json.loads(line[7:]))
             r = results[-1]
-            print(f"{r['model']:14s} packing={str(r['packing']):5s} {r['s_per_step']:7.2f} s/step "
+            print(f"{r['model']:14s} packing={r['packing']!s:5s} {r['s_per_step']:7.2f} s/step "
                   f"(steady {r['s_per_step_steady']}) {r['tokens_per_s']} tok/s  pad {100 * r['pad_share']:.1f} %  "
                   f"{r['tokens_per_batch']} tok/batch  RSS {r['peak_rss_mib']:.0f} MiB  "
                   f"loss {r['first_loss']:.3f}->{r['last_loss']:.3f}", flush=True)

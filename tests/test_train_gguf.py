@@ -8,7 +8,6 @@ import json
 import math
 
 import pytest
-
 from train_fixtures import one_thread, tiny_config, tiny_setup
 
 pytestmark = [
@@ -24,7 +23,13 @@ def test_smollm2_gguf_loads_caches_and_chats():
     import torch
 
     from train.generate import chat
-    from train.models import ModelSpec, _shorthand_gguf, cache_root, load_model_and_tokenizer, stop_token_ids
+    from train.models import (
+        ModelSpec,
+        _shorthand_gguf,
+        cache_root,
+        load_model_and_tokenizer,
+        stop_token_ids,
+    )
 
     one_thread()
     model, tok = load_model_and_tokenizer(ModelSpec(path="smollm2-135m"))
@@ -45,8 +50,8 @@ def test_smollm2_gguf_loads_caches_and_chats():
 
 def test_smollm2_lora_two_steps(tmp_path):
     from train.config import parse_config
-    from train.models import load_for_inference
     from train.generate import probe_logits
+    from train.models import load_for_inference
     from train.runner import train
 
     one_thread()

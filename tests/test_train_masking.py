@@ -5,7 +5,6 @@ preprocessing (plain and packed) and for each shipped template."""
 from __future__ import annotations
 
 import pytest
-
 from train_fixtures import one_thread, tiny_setup
 
 CONVO = [

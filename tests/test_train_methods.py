@@ -7,7 +7,6 @@ import json
 import math
 
 import pytest
-
 from train_fixtures import one_thread, tiny_config, tiny_setup
 
 METHODS = ["lora", "dora", "rslora", "adalora", "ia3", "loha", "lokr", "prefix", "prompt", "ptuning", "full"]

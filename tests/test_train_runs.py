@@ -8,9 +8,9 @@ import shutil
 
 import pytest
 import yaml
+from train_fixtures import demo_rows, one_thread, tiny_config, tiny_setup, write_version
 
 from curate.errors import UserError
-from train_fixtures import demo_rows, one_thread, tiny_config, tiny_setup, write_version
 
 
 def _train(raw: dict, logs: list | None = None, force: bool = False):

@@ -87,9 +87,9 @@ def write_version(root: Path, rows: list[dict] | None = None, name: str = "demo"
 
 
 # ---- shared tiny setup (built once per test process: a version and a tiny model trained on its text)
-import functools  # noqa: E402
-import os  # noqa: E402
-import tempfile  # noqa: E402
+import functools
+import os
+import tempfile
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -101,7 +101,7 @@ def one_thread() -> None:
     torch.set_num_threads(1)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def tiny_setup(arch: str = "qwen2") -> tuple[Path, Path]:
     """(version folder, tiny model folder), cached for the whole test session."""
     from train.tiny import build_tiny_model

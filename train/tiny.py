@@ -24,7 +24,8 @@ DEFAULT_TEXTS = [
 def _config(arch: str, vocab_size: int, hidden: int, layers: int):
     import transformers as tf
 
-    common = dict(vocab_size=vocab_size, bos_token_id=0, eos_token_id=2, pad_token_id=0, tie_word_embeddings=True)
+    common = {"vocab_size": vocab_size, "bos_token_id": 0, "eos_token_id": 2, "pad_token_id": 0,
+              "tie_word_embeddings": True}
     if arch == "qwen2":
         return tf.Qwen2Config(hidden_size=hidden, intermediate_size=hidden * 2, num_hidden_layers=layers,
                               num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024, **common)
