@@ -13,7 +13,6 @@ from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 
 from curate.errors import UserError
-
 from eval.judge_client import JudgeClient, JudgeError
 from eval.readers.items import OpenItem
 from eval.tasks.schema import JudgeSpec
@@ -33,7 +32,7 @@ def lcs_length(a: list | str, b: list | str) -> int:
     for y in b:
         u = v & masks.get(y, 0)
         v = ((v + u) | (v - u)) & full
-    return len(a) - bin(v).count("1")
+    return len(a) - v.bit_count()
 
 
 def rouge_l_f(pred: list | str, ref: list | str) -> float:

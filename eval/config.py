@@ -12,7 +12,6 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from curate.errors import UserError
-
 from eval.tasks import format_validation_error
 
 

@@ -63,7 +63,7 @@ def generate_greedy(model, tokenizer, prompts: list[str], *, add_special_tokens:
         for b, i in enumerate(idx):
             ids[b, width - len(encoded[i]):] = torch.tensor(encoded[i], dtype=torch.long)
             mask[b, width - len(encoded[i]):] = 1
-        kwargs = dict(stop_strings=until, tokenizer=tokenizer) if until else {}
+        kwargs = {"stop_strings": until, "tokenizer": tokenizer} if until else {}
         gen = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), do_sample=False,
                              max_new_tokens=max_new_tokens, pad_token_id=pad, temperature=None,
                              top_p=None, top_k=None, **kwargs)

@@ -7,18 +7,28 @@ second, not after minutes of loading; a plan whose results all exist never loads
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 from curate.errors import UserError
 from curate.hashing import sha256_obj
-
 from eval.config import EvalConfig, TaskRun
 from eval.metrics import aggregate_mc
-from eval.readers import normalize_class, read_belle_prompts, read_belle_set, read_mc_split
-from eval.results import compute_eval_id, load_cached, model_identity, result_dir, write_result
+from eval.readers import (
+    normalize_class,
+    read_belle_prompts,
+    read_belle_set,
+    read_mc_split,
+)
+from eval.results import (
+    compute_eval_id,
+    load_cached,
+    model_identity,
+    result_dir,
+    write_result,
+)
 from eval.tasks import LoadedTask, MultipleChoiceTask, load_task
 
 
@@ -198,7 +208,7 @@ def evaluate(cfg: EvalConfig, log: Callable[[str], None] = print) -> list[tuple[
     load_s = round(time.perf_counter() - t0, 3)
     max_length = cfg.max_length or getattr(getattr(model, "config", None), "max_position_embeddings", None)
     for job in pending:
-        started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        started = datetime.now(UTC).isoformat(timespec="seconds")
         job.settings["model_max_length"] = max_length  # recorded, not part of the eval id
         scores, records, timings = run_job(job, model, tokenizer, cfg)
         task = job.task.config

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from train_fixtures import one_thread, tiny_config, tiny_setup
 
 from curate.cli import main
-from train_fixtures import one_thread, tiny_config, tiny_setup
 
 HDR = "id,question,A,B,C,D,answer"
 
@@ -25,10 +25,10 @@ def write(path: Path, text: str) -> Path:
 def ceval_dir(tmp_path_factory) -> Path:
     """C-Eval layout, two subjects, one item whose gold answer is outside A–D."""
     d = tmp_path_factory.mktemp("ceval")
-    write(d / "val" / "law_val.csv", "\n".join([HDR, "0,北京是哪个国家的首都？,中国,日本,美国,法国,A",
-                                                 "1,光合作用释放什么气体？,氮气,氧气,氢气,氦气,B",
-                                                 "2,坏题,甲,乙,丙,丁,E"]) + "\n")
-    write(d / "val" / "logic_val.csv", "\n".join([HDR, "0,一加一等于几？,一,二,三,四,B"]) + "\n")
+    rows = ["0,北京是哪个国家的首都？,中国,日本,美国,法国,A", "1,光合作用释放什么气体？,氮气,氧气,氢气,氦气,B",
+            "2,坏题,甲,乙,丙,丁,E"]
+    write(d / "val" / "law_val.csv", "\n".join([HDR, *rows]) + "\n")
+    write(d / "val" / "logic_val.csv", f"{HDR}\n0,一加一等于几？,一,二,三,四,B\n")
     for s in ("law", "logic"):
         write(d / "dev" / f"{s}_dev.csv", HDR + ",explanation\n0,示例问题,对,错,不知道,都不是,A,因为\n")
     return d

@@ -27,7 +27,7 @@ class FakeJudge:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 fake.requests.append(body)
                 fake.headers.append(dict(self.headers))
@@ -63,8 +63,8 @@ def fake():
 
 
 def client(url, tmp_path, **kw):
-    opts = dict(api_key_env="ZHTUNE_TEST_JUDGE_KEY", timeout_s=5, max_retries=2, backoff_s=0.01,
-                requests_per_minute=0, cache_dir=tmp_path / "cache")
+    opts = {"api_key_env": "ZHTUNE_TEST_JUDGE_KEY", "timeout_s": 5, "max_retries": 2, "backoff_s": 0.01,
+            "requests_per_minute": 0, "cache_dir": tmp_path / "cache"}
     opts.update(kw)
     return JudgeClient(url, "fake-judge", **opts)
 

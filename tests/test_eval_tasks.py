@@ -6,14 +6,18 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import SHARED_DATA as SHARED
 
 from curate.errors import UserError
 from eval.prompts import mc_context
-from eval.readers import normalize_class, read_belle_prompts, read_belle_set, read_mc_split
+from eval.readers import (
+    normalize_class,
+    read_belle_prompts,
+    read_belle_set,
+    read_mc_split,
+)
 from eval.readers.mmcu_json import parse_options
 from eval.tasks import builtin_tasks, load_task
-
-from conftest import SHARED_DATA as SHARED
 
 
 def shared(sub: str) -> Path:
@@ -65,7 +69,7 @@ def test_csv_bad_input(tmp_path):
     write_csv(tmp_path / "val" / "law_val.csv", hdr, ["0,问题一,甲,乙,丙,丁,B", "1,问题二,甲,乙,丙,丁,E",
                                                      "2,问题三,甲,,丙,丁,A", "3,问题四,甲,乙,丙,丁,b"])
     items = read_mc_split("ceval_csv", tmp_path, "val", layout="", multi_answer=False)["law"]
-    assert [i.problem for i in items][0] is None and items[3].answer == "B" and items[3].problem is None
+    assert items[0].problem is None and items[3].answer == "B" and items[3].problem is None
     assert items[1].problem.startswith("answer_outside_options")
     assert items[2].problem == "empty_option: B"
     write_csv(tmp_path / "val" / "law_val.csv", "id,question,A,B,C,D,label", ["0,q,a,b,c,d,A"])

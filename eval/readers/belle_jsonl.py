@@ -13,7 +13,6 @@ import unicodedata
 from pathlib import Path
 
 from curate.errors import UserError
-
 from eval.readers.items import OpenItem
 
 

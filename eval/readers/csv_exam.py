@@ -10,7 +10,6 @@ import csv
 from pathlib import Path
 
 from curate.errors import UserError
-
 from eval.readers.items import MCItem, check_mc
 
 CEVAL_HEADER = ["id", "question", "A", "B", "C", "D", "answer"]

@@ -11,7 +11,6 @@ import re
 from pathlib import Path
 
 from curate.errors import UserError
-
 from eval.readers.items import LETTERS, MCItem, check_mc
 
 _OPTION_LINE = re.compile(r"^\s*([A-J])\s*[:：.．、)]\s*(.*)$")

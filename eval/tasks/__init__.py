@@ -15,14 +15,26 @@ from pydantic import TypeAdapter, ValidationError
 
 from curate.errors import UserError
 from curate.hashing import sha256_text
-
-from eval.tasks.schema import MC_METHODS, MultipleChoiceTask, OpenGenerationTask, TaskConfig
+from eval.tasks.schema import (
+    MC_METHODS,
+    MultipleChoiceTask,
+    OpenGenerationTask,
+    TaskConfig,
+)
 
 TASKS_DIR = Path(__file__).parent
 _ADAPTER = TypeAdapter(TaskConfig)
 
-__all__ = ["LoadedTask", "MC_METHODS", "MultipleChoiceTask", "OpenGenerationTask",
-           "builtin_tasks", "format_validation_error", "load_task", "validate_task"]
+__all__ = [
+    "MC_METHODS",
+    "LoadedTask",
+    "MultipleChoiceTask",
+    "OpenGenerationTask",
+    "builtin_tasks",
+    "format_validation_error",
+    "load_task",
+    "validate_task",
+]
 
 
 @dataclass(frozen=True)

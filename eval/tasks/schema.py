@@ -7,7 +7,7 @@ scored by a judge and/or an offline reference scorer.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -113,4 +113,4 @@ class OpenGenerationTask(_Strict):
     class_aliases: dict[str, str] = Field(default_factory=dict)
 
 
-TaskConfig = Annotated[Union[MultipleChoiceTask, OpenGenerationTask], Field(discriminator="kind")]
+TaskConfig = Annotated[MultipleChoiceTask | OpenGenerationTask, Field(discriminator="kind")]
