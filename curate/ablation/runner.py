@@ -18,6 +18,7 @@ from typing import Callable
 import polars as pl
 
 from curate.ablation.spec import AblationSpec, Variant, deep_merge, expand_variants, load_spec
+from curate.errors import UserError
 from curate.yamlio import read_yaml
 
 # seconds per optimizer step measured on this 2-core CPU (batch 4 x 256 tokens), for --dry-run estimates
@@ -144,12 +145,23 @@ def execute(spec: AblationSpec, runs: list[PlannedRun], log: Callable[[str], Non
                                       "group": pl.String, "item": pl.String, "score": pl.Float64})
 
 
-def run_ablation(path: str | Path, *, scale: float = 1.0, dry_run: bool = False,
+def run_ablation(path: str | Path, *, scale: float = 1.0, dry_run: bool = False, only: list[str] | None = None,
                  log: Callable[[str], None] = print) -> Path | None:
+    """Plan, run and report. With `only`, run just those variants (one job of several) and report nothing."""
     spec, here = load_spec(path)
     runs = plan(spec, here, scale)
+    if only:
+        unknown = sorted(set(only) - {r.variant.name for r in runs})
+        if unknown:
+            raise UserError(f"ablation --variants: unknown {', '.join(unknown)}",
+                            hint=f"variants: {', '.join(dict.fromkeys(r.variant.name for r in runs))}")
+        runs = [r for r in runs if r.variant.name in only]
     log(describe(runs))
     if dry_run:
+        return None
+    if only:
+        execute(spec, runs, log)
+        log("partial run done; `curate ablate` without --variants collects every variant from cache")
         return None
     out = Path(spec.output_dir) / spec.name
     out.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("ablation", help="ablation YAML (see recipes/ablations/data-types.yaml)")
     p.add_argument("--dry-run", action="store_true", help="print the plan (variants, version ids, cached or not, estimated cost)")
     p.add_argument("--scale", type=float, default=1.0, help="multiply mix totals and training steps (e.g. 10 on a GPU)")
+    p.add_argument("--variants", metavar="A,B",
+                   help="run only these variants (a separate job); a later run without it collects all from cache")
     p.add_argument("--threads", type=int, metavar="N",
                    help="CPU threads for torch (on a shared machine 1 avoids oversubscription stalls)")
 
@@ -25,7 +27,8 @@ def run(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    out = run_ablation(args.ablation, scale=args.scale, dry_run=args.dry_run)
+    only = [v for v in (args.variants or "").split(",") if v] or None
+    out = run_ablation(args.ablation, scale=args.scale, dry_run=args.dry_run, only=only)
     if out is not None:
         print((out / "summary.md").read_text(encoding="utf-8"))
         print(out)
