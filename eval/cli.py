@@ -65,23 +65,15 @@ def _config_from_flags(args) -> dict:
 
 
 def run(args) -> int:
-    import yaml
 
     from eval.config import parse_config
     from eval.results import TABLE
     from eval.runner import evaluate
 
     if args.config:
-        from pathlib import Path
+        from curate.yamlio import read_yaml
 
-        from curate.errors import UserError
-
-        if not Path(args.config).is_file():
-            raise UserError(f"config {args.config} not found")
-        try:
-            raw = yaml.safe_load(Path(args.config).read_text(encoding="utf-8"))
-        except yaml.YAMLError as e:
-            raise UserError(f"{args.config}: not valid YAML: {e}") from None
+        raw = read_yaml(args.config, "config")
         where = args.config
         if isinstance(raw, dict) and args.model:
             raw["model"] = args.model

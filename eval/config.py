@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from curate.errors import UserError
@@ -69,11 +68,6 @@ def parse_config(raw: Any, where: str) -> EvalConfig:
 
 
 def load_config(path: str | Path) -> EvalConfig:
-    p = Path(path)
-    if not p.exists():
-        raise UserError(f"config {p} not found")
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise UserError(f"{p}: not valid YAML: {e}") from None
-    return parse_config(raw, str(p))
+    from curate.yamlio import read_yaml
+
+    return parse_config(read_yaml(path, "config"), str(path))

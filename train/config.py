@@ -164,13 +164,10 @@ def load_config(path: str | Path | None, overrides: list[tuple[str, Any]] = ()) 
     raw: dict = {}
     source = "flags"
     if path is not None:
+        from curate.yamlio import read_yaml
+
         p = Path(path)
-        if not p.is_file():
-            raise UserError(f"config file {p} not found")
-        try:
-            raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as e:
-            raise UserError(f"{p} is not valid YAML: {e}") from None
+        raw = read_yaml(p, "config file") or {}
         if not isinstance(raw, dict):
             raise UserError(f"{p} must hold a mapping at the top level")
         source = str(p)
