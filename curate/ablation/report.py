@@ -141,8 +141,8 @@ def write_ablation_report(out: Path, spec, runs, scores: pl.DataFrame, seconds: 
     overall = deltas.filter(pl.col("group") == ALL).sort(["task", "variant"]).to_dicts()
     groups = deltas.filter((pl.col("group") != ALL) & pl.col("shown")).sort(["task", "variant", "group"]).to_dicts()
     lines = [f"# Ablation `{spec.name}`", "",
-             f"{len(runs)} runs ({len(spec.seeds)} seeds × {len({r.variant.name for r in runs})} variants) in "
-             f"{seconds / 60:.1f} min on {platform.machine()} / {platform.processor() or 'cpu'}.", "",
+             f"{len(runs)} runs ({len(spec.seeds)} seeds × {len({r.variant.name for r in runs})} variants); this "
+             f"invocation took {seconds / 60:.1f} min on {platform.machine()} (cached steps cost nothing).", "",
              "Effects against `base` (bootstrap over items and seeds; an interval that crosses zero is *not shown*):", "",
              *[sentence(d) for d in overall], ""]
     if groups:
