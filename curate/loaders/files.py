@@ -37,6 +37,19 @@ class RawRow:
         return f"{self.file}:{self.line}"
 
 
+def shown_path(f: Path, base_dir: Path) -> str:
+    """How a file is named in meta.file, manifests and reports: relative to the recipe when possible."""
+    try:
+        return str(f.resolve().relative_to(base_dir.resolve()))
+    except ValueError:
+        return str(f)
+
+
+def files_under(p: Path, suffixes: tuple[str, ...]) -> list[Path]:
+    """A file itself, or the data files of a folder (recursively, sorted)."""
+    return sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in suffixes) if p.is_dir() else [p]
+
+
 def resolve_paths(patterns: list[str], base_dir: Path, source: str) -> list[tuple[Path, str]]:
     """Expand globs and folders relative to the recipe; return (absolute path, display path) sorted."""
     found: dict[Path, str] = {}
@@ -47,15 +60,11 @@ def resolve_paths(patterns: list[str], base_dir: Path, source: str) -> list[tupl
             raise UserError(f"source `{source}`: no file matches `{pattern}` (looked in {base_dir})")
         for m in matches:
             p = Path(m)
-            files = sorted(f for f in p.rglob("*") if f.suffix in DATA_SUFFIXES) if p.is_dir() else [p]
+            files = files_under(p, DATA_SUFFIXES)
             if p.is_dir() and not files:
                 raise UserError(f"source `{source}`: folder `{m}` holds no {'/'.join(DATA_SUFFIXES)} files")
             for f in files:
-                try:
-                    shown = str(f.resolve().relative_to(base_dir.resolve()))
-                except ValueError:
-                    shown = str(f)
-                found[f.resolve()] = shown
+                found[f.resolve()] = shown_path(f, base_dir)
     return sorted(found.items(), key=lambda kv: kv[1])
 
 

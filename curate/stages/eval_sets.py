@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from curate.errors import UserError
-from curate.loaders.files import read_file
+from curate.loaders.files import files_under, read_file, shown_path
 
 EVAL_SUFFIXES = (".json", ".jsonl", ".csv", ".tsv", ".parquet", ".txt")
 QUESTION_FIELDS = ("question", "Question", "题目", "instruction", "prompt", "query", "problem", "text")
@@ -45,15 +45,11 @@ def eval_files(paths: list[str], base_dir: Path) -> list[tuple[Path, str, str]]:
         if not full.exists():
             raise UserError(f"decontaminate: eval set `{p}` not found (looked in {base_dir})",
                             hint="fix the path under `against:`; relative paths start at the recipe's folder")
-        files = sorted(f for f in full.rglob("*") if f.is_file() and f.suffix.lower() in EVAL_SUFFIXES) if full.is_dir() else [full]
+        files = files_under(full, EVAL_SUFFIXES)
         if not files:
             raise UserError(f"decontaminate: folder `{p}` holds no {'/'.join(EVAL_SUFFIXES)} files")
         for f in files:
-            try:
-                shown = str(f.resolve().relative_to(base_dir.resolve()))
-            except ValueError:
-                shown = str(f)
-            out.setdefault(f.resolve(), (shown, p))
+            out.setdefault(f.resolve(), (shown_path(f, base_dir), p))
     return sorted(((f, shown, p) for f, (shown, p) in out.items()), key=lambda x: x[1])
 
 
