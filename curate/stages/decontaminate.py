@@ -20,7 +20,6 @@ matches: the record would have to share most of the item, options included. Item
 
 from __future__ import annotations
 
-import math
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal
