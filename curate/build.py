@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 import polars as pl
@@ -31,14 +30,10 @@ class BuildResult:
     seconds: dict[str, float]
 
 
-def package_versions() -> dict[str, str]:
-    out = {"zhtune": __version__}
-    for name in PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "absent"
-    return out
+def package_versions() -> dict[str, str | None]:
+    from curate.version import package_versions as installed
+
+    return {"zhtune": __version__, **installed(PACKAGES)}
 
 
 # code that never changes what a build writes: editing it must not change version ids
@@ -102,7 +97,7 @@ def build(recipe_or_path: Recipe | str | Path, out_root: str | Path = "builds", 
 
         v = load_version(writer.final)
         return BuildResult(writer.final, vid, True, v.manifest, {})
-    return _build_fresh(recipe, vid, key, writer, quiet)
+    return _build_fresh(recipe, vid, key, writer, quiet, replace=force)
 
 
 def _load_all(recipe: Recipe, quiet: bool, funnel: Funnel) -> tuple[pl.DataFrame, list[pl.DataFrame], list[dict]]:
@@ -141,7 +136,7 @@ def _account(inputs: list[dict], final: pl.DataFrame, rejects: pl.DataFrame) -> 
     return table
 
 
-def _build_fresh(recipe: Recipe, vid: str, key: dict, writer: VersionWriter, quiet: bool) -> BuildResult:
+def _build_fresh(recipe: Recipe, vid: str, key: dict, writer: VersionWriter, quiet: bool, replace: bool = False) -> BuildResult:
     funnel = Funnel()
     t0 = time.perf_counter()
     table, rejects, inputs = _load_all(recipe, quiet, funnel)
@@ -175,7 +170,7 @@ def _build_fresh(recipe: Recipe, vid: str, key: dict, writer: VersionWriter, qui
         "funnel": funnel.steps,
         "mix": mix_report,
     }
-    with writer as tmp:
+    with writer.open(replace=replace) as tmp:  # --force rewrites an existing version
         write_parquet(train, tmp / "train.parquet")
         if test.height or recipe.split.test > 0:
             write_parquet(test, tmp / "test.parquet")

@@ -6,8 +6,10 @@ import json
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import polars as pl
 
@@ -65,38 +67,60 @@ def write_parquet(table: pl.DataFrame, path: Path) -> None:
 
 
 def write_json(obj: dict, path: Path) -> None:
-    path.write_text(json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    """JSON as every zhtune record is written (stable key order as given); replaced atomically."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=False, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def package_versions(names: tuple[str, ...]) -> dict[str, str | None]:
+    """Installed versions of `names` (None when absent), for manifests and run/eval records."""
+    from importlib import metadata
+
+    out: dict[str, str | None] = {}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+@contextmanager
+def atomic_dir(final: Path, replace: bool = False) -> Iterator[Path]:
+    """Yield a temp folder beside `final`; on success rename it to `final`, on error remove it.
+
+    A killed writer leaves only a `.tmp-<name>-*` folder, which the next writer of that name cleans
+    up. If `final` already exists it is kept (same content address, e.g. a concurrent build) unless
+    `replace` is set (a forced recompute).
+    """
+    parent = final.parent
+    parent.mkdir(parents=True, exist_ok=True)
+    for stale in parent.glob(f".tmp-{final.name}-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=parent))
+    tmp.chmod(0o755)
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if final.exists():
+        if not replace:
+            shutil.rmtree(tmp, ignore_errors=True)
+            return
+        shutil.rmtree(final)
+    os.replace(tmp, final)
 
 
 class VersionWriter:
-    """Write a version into a temp folder next to its final place, then rename atomically.
-
-    A killed build leaves only a `.tmp-*` folder, which the next build of any version ignores
-    and cleans up.
-    """
+    """Where a version goes (`<out_root>/<name>/<id>/`); written through `atomic_dir`."""
 
     def __init__(self, out_root: Path, name: str, version_id: str):
         self.final = out_root / name / version_id
-        self.parent = self.final.parent
-        self.tmp: Path | None = None
 
     def exists(self) -> bool:
         return (self.final / MANIFEST).exists()
 
-    def __enter__(self) -> Path:
-        self.parent.mkdir(parents=True, exist_ok=True)
-        for stale in self.parent.glob(f".tmp-{self.final.name}-*"):
-            shutil.rmtree(stale, ignore_errors=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{self.final.name}-", dir=self.parent))
-        self.tmp.chmod(0o755)
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        assert self.tmp is not None
-        if exc_type is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            return
-        if self.final.exists():  # a concurrent build of the same id won the race: same bytes
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            return
-        os.replace(self.tmp, self.final)
+    def open(self, replace: bool = False):
+        return atomic_dir(self.final, replace=replace)

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import tempfile
 from pathlib import Path
 
 from curate.hashing import sha256_file, short_id
@@ -116,16 +114,10 @@ def markdown_table(results: dict) -> str:
 
 def write_result(path: Path, results: dict, predictions: list[dict]) -> None:
     """Write the three files into a temp folder, then rename: a folder is complete or absent."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=path.parent))
-    try:
+    from curate.version import atomic_dir
+
+    with atomic_dir(path, replace=True) as tmp:
         (tmp / PREDICTIONS).write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in predictions),
                                        encoding="utf-8")
         (tmp / TABLE).write_text(markdown_table(results), encoding="utf-8")
         (tmp / RESULTS).write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        if path.exists():
-            shutil.rmtree(path)
-        tmp.rename(path)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)

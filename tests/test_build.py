@@ -176,3 +176,11 @@ def test_manifest_recipe_loads_back_to_the_same_version(tmp_path):
     res = build(DEMO, tmp_path)
     again = parse_recipe(res.manifest["recipe"], DEMO.parent, origin="manifest")
     assert version_id(again)[0] == res.version
+
+
+def test_force_rewrites_an_existing_version(tmp_path):
+    first = build(DEMO, tmp_path)
+    (first.dir / "report.md").write_text("tampered", encoding="utf-8")
+    again = build(DEMO, tmp_path, force=True)
+    assert not again.cached and again.dir == first.dir
+    assert (again.dir / "report.md").read_text(encoding="utf-8").startswith("# demo")

@@ -10,11 +10,11 @@ import json
 import os
 import platform
 import subprocess
-from importlib import metadata
 from pathlib import Path
 
 from curate.errors import UserError
 from curate.hashing import sha256_file, short_id
+from curate.version import write_json  # noqa: F401 - runs.write_json is the run record writer
 
 RUN_JSON = "run.json"
 METRICS = "metrics.jsonl"
@@ -38,13 +38,9 @@ def run_dir(output_root: str | Path, name: str, run_id: str) -> Path:
 
 
 def package_versions() -> dict[str, str | None]:
-    out = {"python": platform.python_version()}
-    for pkg in PACKAGES:
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = None
-    return out
+    from curate.version import package_versions as installed
+
+    return {"python": platform.python_version(), **installed(PACKAGES)}
 
 
 def git_commit(cwd: Path | None = None) -> str | None:
@@ -65,12 +61,6 @@ def dir_digest(path: Path) -> str:
     """sha256 over the files of a saved adapter/model folder (names and contents), order-independent."""
     files = sorted(p for p in Path(path).rglob("*") if p.is_file())
     return short_id({str(p.relative_to(path)): sha256_file(p) for p in files}, length=64)
-
-
-def write_json(obj: dict, path: Path) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
-    tmp.replace(path)
 
 
 def read_run(path: str | Path) -> dict | None:
