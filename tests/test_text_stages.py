@@ -126,3 +126,9 @@ def test_language_in_parallel_gives_the_same_labels(monkeypatch):
     monkeypatch.setattr(language, "PARALLEL_CHUNK", 4)  # 3 chunks over the worker processes
     parallel = run(language, t)
     assert parallel.kept.equals(serial.kept) and parallel.rejected.equals(serial.rejected)
+
+
+def test_convert_to_traditional_counts_what_it_adds():
+    out = run(convert, table(["这是简体。", "好的。"]), config="s2t")
+    assert texts(out.kept)[0][0] == "這是簡體。"
+    assert out.stats["traditional_records_before"] == 0 and out.stats["traditional_records_after"] == 1

@@ -67,7 +67,11 @@ def apply(table: pl.DataFrame, opts: Options, ctx: StageContext) -> StageResult:
             ctx.progress(part.height)
     out = pl.concat(parts).sort("_pos").drop("_pos", "_config")
     texts_after = _record_texts(out)
-    after = pl.Series(traditional_flags(texts_after), dtype=pl.Boolean)
+    # to-Simplified configs never add Traditional script: only records flagged before need a look
+    to_simplified = {opts.config, *opts.per_source.values()} <= {"t2s", "tw2s", "tw2sp", "hk2s", "off"}
+    flagged = [i for i, b in enumerate(before.to_list()) if b or not to_simplified]
+    still = traditional_flags([texts_after[i] for i in flagged])
+    after = pl.Series([False] * len(texts_after), dtype=pl.Boolean).scatter(flagged, still) if flagged else before
     n = table.height
     per_source = table.with_columns(before.alias("_t")).group_by("source").agg(pl.col("_t").sum()).sort("source")
     stats = {
