@@ -97,6 +97,21 @@ def test_planner_variants_resolve_to_distinct_or_shared_versions(tmp_path):
     assert {r.recipe.mix.total for r in scaled} == {48} and scaled[0].train_raw["training"]["max_steps"] == 4
 
 
+def test_method_axes_replace_the_base_method(tmp_path):
+    from train.config import parse_config
+
+    variants = [{"name": "houlsby", "train": {"method": "sadapter_h"}},
+                {"name": "parallel", "train": {"method": {"name": "padapter", "bottleneck_size": 8}}},
+                {"name": "rank4", "train": {"method": {"r": 4}}}]
+    spec, here = load_spec(write_setup(tmp_path, variants=variants, seeds=(1,)))
+    runs = {r.variant.name: r.train_raw for r in plan(spec, here)}
+    assert runs["houlsby"]["method"] == "sadapter_h"
+    assert runs["parallel"]["method"] == {"name": "padapter", "bottleneck_size": 8}  # no LoRA `r` carried over
+    assert runs["rank4"]["method"] == {"name": "lora", "r": 4}  # same method: merged
+    for raw in runs.values():
+        parse_config(raw)  # every variant's train config is valid
+
+
 def test_bad_variants_are_user_errors(tmp_path):
     with pytest.raises(UserError, match="no source or type named `nope`"):
         spec, here = load_spec(write_setup(tmp_path / "a", variants=[{"leave_one_out": ["nope"]}]))

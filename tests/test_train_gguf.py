@@ -65,3 +65,27 @@ def test_smollm2_lora_two_steps(tmp_path):
     model, tok, info = load_for_inference(folder)
     assert info["run_id"] == run["run_id"]
     assert probe_logits(model, tok) == pytest.approx(run["probe_logits"], abs=1e-3)
+
+
+def test_smollm2_sadapter_h_two_steps_matches_the_formula(tmp_path):
+    from train import bottleneck
+    from train.config import parse_config
+    from train.generate import probe_logits
+    from train.models import load_for_inference
+    from train.runner import train
+
+    one_thread()
+    version, _ = tiny_setup()
+    raw = tiny_config(version, "smollm2-135m", tmp_path, method={"name": "sadapter_h", "bottleneck_size": 64},
+                      training={"max_steps": 2, "per_device_train_batch_size": 2, "max_length": 128,
+                                "learning_rate": 1e-3})
+    folder = train(parse_config(raw), log=lambda *_: None)
+    run = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    assert run["final"]["steps"] == 2 and math.isfinite(run["final"]["train_loss"])
+    # docs/train.md: L * 2 * (2*d*r + d + r) with L=30 blocks, d=576, r=64
+    assert run["parameters"]["trainable"] == 30 * 2 * (2 * 576 * 64 + 576 + 64) == 4_462_080
+    assert run["parameters"]["trainable"] == bottleneck.parameter_count(
+        576, 30, bottleneck.BottleneckConfig(method="sadapter_h", bottleneck_size=64))
+    assert (folder / "adapter" / bottleneck.WEIGHTS_FILE).stat().st_size < 20 * 2**20  # the adapter, not the base
+    model, tok, _ = load_for_inference(folder)
+    assert probe_logits(model, tok) == pytest.approx(run["probe_logits"], abs=1e-3)

@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--gguf-file", help="GGUF file inside the model folder (model.gguf_file)")
     g.add_argument("--dtype", choices=["float32", "bfloat16", "float16", "auto"], help="model.dtype")
     g.add_argument("--method", help="PEFT method: lora, dora, rslora, adalora, ia3, loha, lokr, prefix, prompt, "
-                                    "ptuning, full")
+                                    "ptuning, full, sadapter_h, sadapter_p, padapter (--list-methods)")
     g.add_argument("--template", help="chat template: chatml, gemma or a .jinja file")
     g.add_argument("--prompt-language", choices=["zh", "en"], help="default system prompt language")
     g.add_argument("--name", help="run name (runs/<name>/<run id>)")
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         from train.methods import METHODS
 
         for name, m in METHODS.items():
-            print(f"{name:8s} {m.config_class or '-':20s} {m.doc}")
+            print(f"{name:10s} {m.config_class or '-':20s} {m.doc}")
         return 0
     from curate.errors import UserError
 

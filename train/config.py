@@ -127,9 +127,10 @@ def parse_config(raw: dict, *, source: str = "config") -> TrainConfig:
         err = e.errors()[0]
         raise UserError(f"{source}: {_error_path(err)}: {err['msg']}",
                         hint="see docs/train.md for the config keys") from None
-    from train.methods import check_options
+    from train.methods import bottleneck_config, check_options
 
     check_options(cfg.method.name, cfg.method.options())
+    bottleneck_config(cfg.method.name, cfg.method.options())  # checks the adapter options' values too
     check_training_keys(cfg.training, cfg.data.stage)
     return cfg
 

@@ -30,7 +30,7 @@ class Method:
 
     config_class: str | None  # None: full fine-tuning
     defaults: dict = field(default_factory=dict)
-    targets: str | None = "linear"  # "linear" (attention + MLP), "ia3", or None (prompt learning)
+    targets: str | None = "linear"  # "linear" (attention + MLP), "ia3", "bottleneck" (ours) or None (prompt learning)
     gradient_checkpointing: bool = True  # False where the method breaks with it
     doc: str = ""
 
@@ -57,7 +57,29 @@ METHODS: dict[str, Method] = {
     "ptuning": Method("PromptEncoderConfig", {"num_virtual_tokens": 8, "encoder_hidden_size": 128}, targets=None,
                       doc="P-tuning (prompt encoder)"),
     "full": Method(None, targets=None, doc="full fine-tuning (all weights)"),
+    # Bottleneck adapters are zhtune's own modules (train/bottleneck.py), not peft's.
+    "sadapter_h": Method("BottleneckConfig", targets="bottleneck",
+                         doc="serial (Houlsby) adapters after attention and after the MLP"),
+    "sadapter_p": Method("BottleneckConfig", targets="bottleneck", doc="serial (Pfeiffer) adapter after the MLP"),
+    "padapter": Method("BottleneckConfig", targets="bottleneck", doc="parallel adapter beside the MLP"),
 }
+
+
+def is_bottleneck(name: str) -> bool:
+    return get_method(name).targets == "bottleneck"
+
+
+def bottleneck_config(name: str, options: dict):
+    """The BottleneckConfig of a bottleneck-adapter method (None for every other method)."""
+    if not is_bottleneck(name):
+        return None
+    from train.bottleneck import BottleneckConfig
+
+    check_options(name, options)
+    try:
+        return BottleneckConfig(method=name, **options)
+    except (TypeError, ValueError) as e:
+        raise UserError(f"invalid options for method {name!r}: {e}", hint="check the method: mapping") from None
 
 
 def get_method(name: str) -> Method:
@@ -71,6 +93,10 @@ def option_names(name: str) -> set[str]:
     method = get_method(name)
     if method.config_class is None:
         return set()
+    if method.targets == "bottleneck":
+        from train.bottleneck import BottleneckConfig
+
+        return BottleneckConfig.option_names()
     import peft
 
     return {f.name for f in dataclasses.fields(getattr(peft, method.config_class))}
@@ -81,14 +107,15 @@ def check_options(name: str, options: dict) -> None:
     allowed = option_names(name) - {"task_type", "peft_type"}
     for key in options:
         if key not in allowed:
-            hint = "full fine-tuning takes no options" if not allowed else "see the peft docs of " + \
-                f"{get_method(name).config_class}"
+            hint = ("full fine-tuning takes no options" if not allowed else
+                    f"options: {', '.join(sorted(allowed))} (docs/train.md)" if is_bottleneck(name) else
+                    f"see the peft docs of {get_method(name).config_class}")
             raise UserError(f"unknown option method.{key} for method {name!r}", hint=hint)
 
 
 def default_targets(method: Method, model_type: str) -> dict:
     """target_modules (and IA3's feedforward_modules) for an architecture."""
-    if method.targets is None:
+    if method.targets in (None, "bottleneck"):
         return {}
     arch = TARGETS.get(model_type)
     if arch is None:
@@ -114,10 +141,10 @@ def _check_modules(model, names, key: str) -> None:
 
 
 def build_peft_config(name: str, options: dict, model, total_steps: int | None = None):
-    """The peft config for `name` on `model` (None for full fine-tuning)."""
+    """The peft config for `name` on `model` (None for full fine-tuning and bottleneck adapters)."""
     method = get_method(name)
     check_options(name, options)
-    if method.config_class is None:
+    if method.config_class is None or method.targets == "bottleneck":
         return None
     import peft
 

@@ -242,8 +242,14 @@ def load_trained(run: dict):
     if run["method"]["name"] == "full":
         return load_model_and_tokenizer(spec.model_copy(update={"path": str(out), "revision": None,
                                                                 "gguf_file": None}))
-    from peft import PeftModel
+    from train.methods import is_bottleneck
 
     base, tokenizer = load_model_and_tokenizer(spec)
     tokenizer = load_tokenizer(spec, str(out), {})
+    if is_bottleneck(run["method"]["name"]):
+        from train import bottleneck
+
+        return bottleneck.load(base, out), tokenizer
+    from peft import PeftModel
+
     return PeftModel.from_pretrained(base, out), tokenizer

@@ -99,11 +99,17 @@ def make_trainer(cfg: TrainConfig, training: dict, model, tokenizer, train_ds, e
     from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
 
     from train.callbacks import AdaLoraAllocator, MetricsLogger
-    from train.methods import build_peft_config
+    from train.methods import bottleneck_config, build_peft_config
 
     peft_config = build_peft_config(cfg.method.name, cfg.method.options(), model,
                                     total_steps(training, len(train_ds), int(os.environ.get("WORLD_SIZE", "1"))))
     config_cls, trainer_cls = (DPOConfig, DPOTrainer) if cfg.data.stage == "dpo" else (SFTConfig, SFTTrainer)
+    adapters = bottleneck_config(cfg.method.name, cfg.method.options())
+    if adapters is not None:  # our own modules: attached here, saved and resumed by the trainer mixin
+        from train import bottleneck
+
+        bottleneck.attach(model, adapters)
+        trainer_cls = bottleneck.with_adapter_checkpoints(trainer_cls)
     try:
         args = config_cls(output_dir=str(folder / runs.CHECKPOINTS), report_to="none", **training)
     except (ValueError, TypeError) as e:

@@ -17,7 +17,7 @@ from typing import Callable
 
 import polars as pl
 
-from curate.ablation.spec import AblationSpec, Variant, deep_merge, expand_variants, load_spec
+from curate.ablation.spec import AblationSpec, Variant, deep_merge, expand_variants, load_spec, merge_train
 from curate.errors import UserError
 from curate.yamlio import read_yaml
 
@@ -61,7 +61,7 @@ def plan(spec: AblationSpec, here: Path, scale: float = 1.0) -> list[PlannedRun]
         vid, _ = version_id(recipe)
         vdir = Path(spec.builds_dir) / recipe.name / vid
         for seed in spec.seeds:
-            t = deep_merge(train_base, v.train)
+            t = merge_train(train_base, v.train)
             t.setdefault("data", {})["version"] = str(vdir)
             training = t.setdefault("training", {})
             training["seed"] = seed

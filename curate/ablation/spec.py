@@ -12,7 +12,9 @@ variants:
   - leave_one_out: [belle, multiturn]               # one variant per source or type
   - {name: +cot, add: [{source: cot, weight: 0.2}]}
   - {name: no-dedup, recipe: {clean: [normalize]}}  # recipe overrides (deep merge; lists replaced)
-  - {name: dora, train: {method: {name: dora}}}     # training / eval axes
+  - {name: dora, train: {method: {name: dora}}}     # training / eval axes (another method name
+  - {name: sadapter_h, train: {method: sadapter_h}} #   replaces the base's whole method mapping)
+  - {name: voc+2k, train: {vocab: {add: 2000}}}      # vocabulary expansion (docs/vocab.md)
 ```
 """
 
@@ -86,6 +88,17 @@ def deep_merge(base: dict, override: dict) -> dict:
     out = copy.deepcopy(base)
     for k, v in override.items():
         out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
+    return out
+
+
+def merge_train(base: dict, override: dict) -> dict:
+    """A variant's train overrides: deep merge, except that naming another method replaces the whole
+    `method:` mapping (LoRA's `r` means nothing to a bottleneck adapter)."""
+    out = deep_merge(base, override)
+    method, base_method = override.get("method"), base.get("method")
+    name = lambda m: m.get("name", "lora") if isinstance(m, dict) else m  # noqa: E731
+    if isinstance(method, dict) and base_method is not None and name(method) != name(base_method):
+        out["method"] = copy.deepcopy(method)
     return out
 
 
