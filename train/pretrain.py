@@ -1,0 +1,104 @@
+"""Continued pre-training after a vocabulary expansion ("voc-pre"): causal-LM loss on raw text.
+
+transformers' Trainer on the texts tokenized, joined with eos and cut into `max_length` blocks (the
+classic pre-training layout: no padding, documents cut across blocks), loss on every token. Not TRL's
+SFTTrainer: its fused LM head reads `lm_head.weight` directly, which bypasses (and, for peft's
+TrainableTokensWrapper around the head, crashes on) the trainable new rows. Three modes:
+
+- embeddings: only the input embedding matrix (and the output matrix when untied) trains;
+- embeddings_lora: LoRA on every linear layer plus peft's `trainable_token_indices` on the new rows
+  (input and, untied, output; tied output rows follow the input through peft's tied adapter), then
+  merged (`merge_and_unload`) so a plain transformers model comes back;
+- full: every weight.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from curate.errors import UserError
+
+
+def _module_name(model, module) -> str:
+    return next(name for name, m in model.named_modules() if m is module).split(".")[-1]
+
+
+def _trainable(model) -> tuple[int, int]:
+    params = {id(p): p for p in model.parameters()}.values()
+    return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
+
+
+def pack(tokenizer, texts: list[str], max_length: int) -> list[list[int]]:
+    """Token ids of `texts` joined with eos, cut into `max_length` blocks (a short tail is dropped
+    unless it is the only block)."""
+    from train.vocab import _encode
+
+    eos = tokenizer.eos_token_id
+    flat = [i for ids in _encode(tokenizer, texts) for i in ids + ([eos] if eos is not None else [])]
+    blocks = [flat[i:i + max_length] for i in range(0, len(flat), max_length)]
+    return blocks[:-1] if len(blocks) > 1 and len(blocks[-1]) < max_length else blocks
+
+
+def continued_pretraining(model, tokenizer, texts: list[str], options, workdir: str | Path, new_ids: list[int],
+                          *, log: Callable[[str], None] = print) -> dict:
+    """Train `model` (in place) for `options.max_steps` steps on `texts`; return a summary."""
+    import torch
+    from datasets import Dataset
+    from transformers import Trainer, TrainingArguments, default_data_collator, set_seed
+
+    from train.vocab import is_tied
+
+    texts = [t for t in texts if t and t.strip()]
+    if not texts:
+        raise UserError("no text to pre-train on", hint="check the version's split")
+    set_seed(options.seed)
+    tied = is_tied(model)
+    peft_model = None
+    if options.mode == "full":
+        model.requires_grad_(True)
+    elif options.mode == "embeddings":
+        model.requires_grad_(False)
+        model.get_input_embeddings().weight.requires_grad_(True)
+        model.get_output_embeddings().weight.requires_grad_(True)  # the same tensor when tied
+    elif options.mode == "embeddings_lora":
+        from peft import LoraConfig, get_peft_model
+
+        emb = _module_name(model, model.get_input_embeddings())
+        tokens = list(new_ids) if tied else {emb: list(new_ids),
+                                             _module_name(model, model.get_output_embeddings()): list(new_ids)}
+        config = LoraConfig(r=options.lora_r, lora_alpha=2 * options.lora_r, lora_dropout=0.0,
+                            target_modules="all-linear", trainable_token_indices=tokens, task_type="CAUSAL_LM")
+        peft_model = get_peft_model(model, config)
+    else:
+        raise UserError(f"unknown pre-training mode {options.mode!r}", hint="use embeddings, embeddings_lora or full")
+    trainable, total = _trainable(peft_model or model)
+    log(f"continued pre-training ({options.mode}): {trainable:,} trainable of {total:,} parameters, "
+        f"{options.max_steps} steps on {len(texts)} texts")
+    blocks = pack(tokenizer, texts, options.max_length)
+    cuda = torch.cuda.is_available()
+    args = TrainingArguments(
+        output_dir=str(workdir), max_steps=options.max_steps, learning_rate=options.learning_rate,
+        per_device_train_batch_size=options.per_device_train_batch_size, logging_steps=1, save_strategy="no",
+        bf16=bool(cuda and torch.cuda.is_bf16_supported()), report_to="none", dataloader_pin_memory=cuda,
+        seed=options.seed, data_seed=options.seed, dataloader_num_workers=0, remove_unused_columns=False,
+        disable_tqdm=True,
+    )
+    trainer = Trainer(model=peft_model or model, args=args, data_collator=default_data_collator,
+                      train_dataset=Dataset.from_dict({"input_ids": blocks, "labels": blocks}))
+    started = time.time()
+    trainer.train()
+    seconds = time.time() - started
+    if peft_model is not None:
+        merged = peft_model.merge_and_unload()
+        if merged is not model:  # peft edits the base model in place and hands it back
+            raise RuntimeError("merge_and_unload returned a new model object")
+    model.requires_grad_(True)
+    losses = [round(float(e["loss"]), 5) for e in trainer.state.log_history if "loss" in e]
+    summary = {"mode": options.mode, "steps": trainer.state.global_step, "first_loss": losses[0] if losses else None,
+               "last_loss": losses[-1] if losses else None, "losses": losses, "trainable_parameters": trainable,
+               "texts": len(texts), "blocks": len(blocks), "block_length": len(blocks[0]), "seconds": round(seconds, 2)}
+    log(f"pre-training loss {summary['first_loss']} -> {summary['last_loss']} in {summary['steps']} steps, "
+        f"{summary['seconds']} s")
+    return summary
