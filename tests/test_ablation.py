@@ -102,14 +102,17 @@ def test_method_axes_replace_the_base_method(tmp_path):
 
     variants = [{"name": "houlsby", "train": {"method": "sadapter_h"}},
                 {"name": "parallel", "train": {"method": {"name": "padapter", "bottleneck_size": 8}}},
-                {"name": "rank4", "train": {"method": {"r": 4}}}]
+                {"name": "rank4", "train": {"method": {"r": 4}}},
+                {"name": "voc", "train": {"vocab": {"add": 100}}},
+                {"name": "voc-pre", "train": {"vocab": {"add": 100, "pretrain": {"max_steps": 5}}}}]
     spec, here = load_spec(write_setup(tmp_path, variants=variants, seeds=(1,)))
     runs = {r.variant.name: r.train_raw for r in plan(spec, here)}
     assert runs["houlsby"]["method"] == "sadapter_h"
     assert runs["parallel"]["method"] == {"name": "padapter", "bottleneck_size": 8}  # no LoRA `r` carried over
     assert runs["rank4"]["method"] == {"name": "lora", "r": 4}  # same method: merged
-    for raw in runs.values():
-        parse_config(raw)  # every variant's train config is valid
+    configs = {name: parse_config(raw) for name, raw in runs.items()}  # every variant's train config is valid
+    assert configs["voc"].vocab.add == 100 and configs["voc"].vocab.pretrain is None
+    assert configs["voc-pre"].vocab.pretrain.max_steps == 5 and configs["base"].vocab is None
 
 
 def test_bad_variants_are_user_errors(tmp_path):

@@ -8,6 +8,7 @@ method: {name: lora, r: 8}      # train.methods.METHODS; other keys are the peft
 template: null                  # chatml | gemma | file.jinja; null = the model's own
 prompt_language: null           # zh | en: add a default system prompt in that language
 training: {max_steps: 20, learning_rate: 2.0e-4, per_device_train_batch_size: 4, max_length: 256}
+vocab: null                     # {add: 2000, pretrain: {max_steps: 100}}: expand the base first (docs/vocab.md)
 ```
 `training` is handed to `trl.SFTConfig` / `trl.DPOConfig` unchanged (unknown keys are an error).
 """
@@ -23,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from curate.errors import UserError
 from train.models import ModelSpec
+from train.vocab import VocabOptions
 
 # Keys zhtune sets itself in SFTConfig/DPOConfig (the run folder decides where things go).
 MANAGED_KEYS = {"output_dir", "logging_dir", "report_to", "run_name", "resume_from_checkpoint"}
@@ -76,6 +78,7 @@ class TrainConfig(BaseModel):
     template: str | None = None
     prompt_language: Literal["zh", "en"] | None = None
     training: dict[str, Any] = {}
+    vocab: VocabOptions | None = None  # expand the base's vocabulary from the version first (`curate vocab`)
 
     @field_validator("method", mode="before")
     @classmethod

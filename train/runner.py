@@ -22,6 +22,7 @@ from train import runs
 from train.config import TrainConfig
 
 ADAPTER_DIR, MODEL_DIR = "adapter", "model"
+VOCAB_MODELS = "_vocab"  # <output_root>/_vocab/<model>-voc<N>/<id>/: expanded bases, shared by runs
 
 
 def resolved_training(cfg: TrainConfig) -> dict:
@@ -141,7 +142,7 @@ def train(cfg: TrainConfig, *, force: bool = False, log: Callable[[str], None] =
         if record.get("status") == "finished":
             log(f"cache hit: {folder} (finished run with the same config, data version and seed)")
             return folder
-    trainer, tokenizer, counts, params = _prepare(cfg, training, version, folder, log)  # user errors end here
+    trainer, tokenizer, counts, params, model_spec = _prepare(cfg, training, version, folder, log)  # user errors end here
     main = runs.is_main_process()
     if force and main and (folder / runs.CHECKPOINTS).exists():
         shutil.rmtree(folder / runs.CHECKPOINTS)
@@ -155,7 +156,8 @@ def train(cfg: TrainConfig, *, force: bool = False, log: Callable[[str], None] =
         "data": {"version_id": version.id, "version_name": version.name, "version_dir": str(version.dir),
                  "manifest_sha256": manifest_sha, "split": cfg.data.split, "types": cfg.data.types,
                  "sources": cfg.data.sources},
-        "model": cfg.model_spec().model_dump(), "method": {"name": cfg.method.name, **cfg.method.options()},
+        "model": model_spec.model_dump(), "method": {"name": cfg.method.name, **cfg.method.options()},
+        "vocab": _vocab_summary(model_spec) if cfg.vocab else None,
         "template": cfg.template, "prompt_language": cfg.prompt_language,
         "seed": training["seed"], "training": training, "packages": runs.package_versions(),
         "git_commit": runs.git_commit(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -185,12 +187,28 @@ def _prepare(cfg: TrainConfig, training: dict, version, folder: Path, log: Calla
     set_seed(training["seed"])
     train_ds, eval_ds, counts = build_datasets(version, cfg.data, cfg.prompt_language)
     log(f"data: {counts['train_records']} {cfg.data.stage} records from version {version.id} ({version.name})")
-    model, tokenizer = load_model_and_tokenizer(cfg.model_spec())
+    spec = cfg.model_spec()
+    if cfg.vocab is not None:  # the expanded (and maybe pre-trained) base becomes the run's base model
+        from train.vocab import prepare_vocab_model
+
+        expanded = prepare_vocab_model(spec, version.dir, cfg.vocab, Path(cfg.output_root) / VOCAB_MODELS, log=log)
+        spec = spec.model_copy(update={"path": str(expanded.resolve()), "revision": None, "gguf_file": None})
+        set_seed(training["seed"])
+    model, tokenizer = load_model_and_tokenizer(spec)
     trainer = make_trainer(cfg, training, model, tokenizer, train_ds, eval_ds, folder)
     params = count_parameters(trainer.model)
     log(f"method {cfg.method.name}: {params['trainable']:,} trainable of {params['total']:,} parameters "
         f"({params['trainable_percent']:.3f} %)")
-    return trainer, tokenizer, counts, params
+    return trainer, tokenizer, counts, params, spec
+
+
+def _vocab_summary(spec) -> dict:
+    """What the run's expanded base is: its folder, words added, tokens per character before/after."""
+    from train.vocab import REPORT
+
+    report = runs.read_json(Path(spec.path) / REPORT)
+    return {"model_dir": spec.path, "base_model": report["base_model"], "n_added": report["n_added"],
+            "tokens_per_char": report["tokens_per_char"], "pretraining": report["pretraining"]}
 
 
 def _train_into(cfg: TrainConfig, trainer, tokenizer, folder: Path, record: dict, resume: Path | None,

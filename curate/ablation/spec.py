@@ -91,13 +91,16 @@ def deep_merge(base: dict, override: dict) -> dict:
     return out
 
 
+def _method_name(method: dict | str) -> str:
+    return method.get("name", "lora") if isinstance(method, dict) else method
+
+
 def merge_train(base: dict, override: dict) -> dict:
     """A variant's train overrides: deep merge, except that naming another method replaces the whole
     `method:` mapping (LoRA's `r` means nothing to a bottleneck adapter)."""
     out = deep_merge(base, override)
     method, base_method = override.get("method"), base.get("method")
-    name = lambda m: m.get("name", "lora") if isinstance(m, dict) else m  # noqa: E731
-    if isinstance(method, dict) and base_method is not None and name(method) != name(base_method):
+    if isinstance(method, dict) and base_method is not None and _method_name(method) != _method_name(base_method):
         out["method"] = copy.deepcopy(method)
     return out
 
