@@ -22,8 +22,9 @@ from curate.errors import UserError
 from curate.yamlio import read_yaml
 
 # seconds per optimizer step measured on this 2-core CPU (batch 4 x 256 tokens), for --dry-run estimates
-SECONDS_PER_STEP = {"smollm2-135m": 2.3, "gemma3-270m": 2.1}
-SECONDS_PER_STEP_DEFAULT = 0.2  # tiny test models and unknown models
+# Training tokens per second measured on this project's CPU with one thread (docs/train.md, Benchmark).
+TOKENS_PER_SECOND = {"smollm2-135m": 60.0, "gemma3-270m": 32.0}
+TOKENS_PER_SECOND_DEFAULT = 5000.0  # tiny test models and unknown models
 
 
 @dataclass
@@ -79,11 +80,24 @@ def plan(spec: AblationSpec, here: Path, scale: float = 1.0) -> list[PlannedRun]
 
 
 def estimate_seconds(runs: list[PlannedRun]) -> float:
-    total = 0.0
+    """Training time from tokens per step and the measured CPU speed (evaluation not included)."""
+    from curate.hashing import stable_json
+
+    total, pretrained = 0.0, set()
     for r in runs:
         model = r.train_raw.get("model")
         path = model if isinstance(model, str) else (model or {}).get("path", "")
-        total += SECONDS_PER_STEP.get(str(path), SECONDS_PER_STEP_DEFAULT) * int(r.train_raw["training"].get("max_steps") or 50)
+        speed = TOKENS_PER_SECOND.get(str(path), TOKENS_PER_SECOND_DEFAULT)
+        training = r.train_raw["training"]
+        tokens = int(training.get("max_steps") or 50) * int(training.get("per_device_train_batch_size", 8)) * \
+            int(training.get("max_length", 1024))
+        pretrain = (r.train_raw.get("vocab") or {}).get("pretrain") or {}  # voc-pre: pre-training once per base
+        key = stable_json([r.version_id, path, r.train_raw.get("vocab")])
+        if pretrain and key not in pretrained:
+            pretrained.add(key)
+            tokens += int(pretrain.get("max_steps", 0)) * int(pretrain.get("per_device_train_batch_size", 4)) * \
+                int(pretrain.get("max_length", 256))
+        total += tokens / speed
     return total
 
 
