@@ -56,3 +56,18 @@ def test_voc_and_voc_pre_are_distinct_bases(tmp_path):
     assert voc["model"]["path"] != pre["model"]["path"] and voc["run_id"] != pre["run_id"]
     assert pre["vocab"]["pretraining"]["steps"] == 2 and voc["vocab"]["pretraining"] is None
     assert "-pre2" in Path(pre["model"]["path"]).parent.name
+
+
+def test_cli_vocab_add_flag(tmp_path, capsys):
+    from curate.cli import main
+
+    one_thread()
+    version, model = _version(tmp_path), tiny_setup()[1]
+    argv = ["train", "--data", str(version), "--model", str(model), "--vocab-add", "8", "--set", "vocab.min_count=2",
+            "--max-steps", "1", "--batch-size", "2", "--max-length", "64", "--output-root", str(tmp_path / "runs"),
+            "--threads", "1"]
+    assert main(argv) == 0
+    (record,) = [json.loads(p.read_text(encoding="utf-8")) for p in (tmp_path / "runs").rglob("run.json")]
+    assert 0 < record["vocab"]["n_added"] <= 8
+    assert main([*argv[:6], "0", *argv[7:]]) == 2  # --vocab-add 0: one clear error naming the key
+    assert "vocab.add" in capsys.readouterr().err

@@ -13,7 +13,7 @@ FLAGS: dict[str, str] = {
     "method": "method.name", "template": "template", "prompt_language": "prompt_language", "name": "name",
     "output_root": "output_root", "max_steps": "training.max_steps", "learning_rate": "training.learning_rate",
     "batch_size": "training.per_device_train_batch_size", "max_length": "training.max_length",
-    "seed": "training.seed",
+    "seed": "training.seed", "vocab_add": "vocab.add",
 }
 
 
@@ -41,6 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--batch-size", type=int, help="training.per_device_train_batch_size")
     g.add_argument("--max-length", type=int, help="training.max_length")
     g.add_argument("--seed", type=int, help="training.seed")
+    g.add_argument("--vocab-add", type=int, metavar="N",
+                   help="expand the base's vocabulary with N Chinese words mined from the version first (vocab.add; "
+                        "docs/vocab.md)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="any config key, e.g. --set training.packing=true --set method.r=16")
     parser.add_argument("--threads", type=int, metavar="N",
