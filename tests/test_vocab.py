@@ -338,7 +338,7 @@ def test_cli_dry_run_and_real_run(setup, tmp_path, capsys):
                  "--pretrain-steps", "2", "--pretrain-mode", "embeddings", "--pretrain-lr", "1e-2",
                  "--pretrain-max-length", "48"]) == 0
     text = capsys.readouterr().out
-    folders = list(out.glob("tiny-qwen2-voc12-pre2/*/vocab.json"))
+    folders = list(out.glob("tiny-qwen2-voc12-pre2/*/vocab_report.json"))
     assert len(folders) == 1 and f"model: {folders[0].parent}" in text
     assert "added 12 words" in text and "pre-training (embeddings): 2 steps" in text
     report = json.loads(folders[0].read_text(encoding="utf-8"))

@@ -24,7 +24,7 @@ from curate.errors import UserError
 from curate.hashing import sha256_file, short_id
 from train.models import SHORTHANDS, ModelSpec
 
-REPORT = "vocab.json"
+REPORT = "vocab_report.json"  # not vocab.json: that is a BPE tokenizer's own vocabulary file name
 CODE_FILES = ("vocab.py", "pretrain.py")  # their digest is part of the output folder's id
 _HANZI = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]+")
 
