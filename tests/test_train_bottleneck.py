@@ -75,13 +75,17 @@ def test_bad_options_name_the_key():
             parse_config(tiny_config(version, model, Path("unused"), method=method))
 
 
-def _train(tmp_path, method: dict | str, stage: str = "sft", **training):
+def _train(tmp_path, method: dict | str, stage: str = "sft", data_eval: bool = False, **training):
     from train.config import parse_config
     from train.runner import train
 
     one_thread()
     version, model = tiny_setup()
+    if data_eval:  # evaluate every step and keep the best checkpoint
+        training.update(load_best_model_at_end=True, eval_strategy="steps", eval_steps=1, save_steps=1,
+                        metric_for_best_model="eval_loss")
     raw = tiny_config(version, model, tmp_path / "runs", method=method, stage=stage,
+                      data={"eval_split": "test"} if data_eval else None,
                       training={"learning_rate": 1e-2, **training})
     folder = train(parse_config(raw), log=lambda *_: None)
     return folder, json.loads((folder / "run.json").read_text(encoding="utf-8"))
@@ -192,3 +196,19 @@ def test_multiple_choice_scores_through_the_adapter(tmp_path):
         scores[name] = [json.loads(line)["scores"] for line in preds.read_text(encoding="utf-8").splitlines()]
     assert len(scores["run"]) == 2
     assert scores["run"] != scores["base"]  # the adapter's weights are in the scores
+
+
+def test_load_best_model_at_end_reads_the_adapter_checkpoint(tmp_path):
+    from safetensors.torch import load_file
+
+    from train import bottleneck
+
+    # "best" = the highest eval loss, i.e. the first checkpoint: the final adapter must be that one's
+    folder, record = _train(tmp_path, "sadapter_p", data_eval=True, greater_is_better=True)
+    assert record["status"] == "finished" and "eval_loss" in record["final"]
+    state = json.loads((folder / "checkpoints" / "checkpoint-3" / "trainer_state.json").read_text())
+    assert state["best_model_checkpoint"].endswith("checkpoint-1")
+    final = load_file(str(folder / "adapter" / bottleneck.WEIGHTS_FILE))
+    first = load_file(str(folder / "checkpoints" / "checkpoint-1" / bottleneck.WEIGHTS_FILE))
+    last = load_file(str(folder / "checkpoints" / "checkpoint-3" / bottleneck.WEIGHTS_FILE))
+    assert all(final[k].equal(first[k]) for k in final) and not all(final[k].equal(last[k]) for k in final)

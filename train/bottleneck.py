@@ -230,6 +230,9 @@ class AdapterCheckpoints:
     def _load_from_checkpoint(self, resume_from_checkpoint: str, model: nn.Module | None = None) -> None:
         load_weights(self.accelerator.unwrap_model(model or self.model), resume_from_checkpoint)
 
+    def _load_best_model(self) -> None:  # load_best_model_at_end
+        load_weights(self.accelerator.unwrap_model(self.model), self.state.best_model_checkpoint)
+
 
 def with_adapter_checkpoints(trainer_cls: type) -> type:
     """`trainer_cls` whose saves and resumes handle bottleneck adapters."""
