@@ -10,6 +10,9 @@ TrainableTokensWrapper around the head, crashes on) the trainable new rows. Thre
   (input and, untied, output; tied output rows follow the input through peft's tied adapter), then
   merged (`merge_and_unload`) so a plain transformers model comes back;
 - full: every weight.
+
+The text is the mined split of the version, or `corpus:` files (raw Chinese text for a real "voc-pre"):
+`.txt` (one document per non-empty line) or JSON/JSONL/Parquet records with a `text` field.
 """
 
 from __future__ import annotations
@@ -19,6 +22,54 @@ from collections.abc import Callable
 from pathlib import Path
 
 from curate.errors import UserError
+
+CORPUS_SUFFIXES = (".txt", ".json", ".jsonl", ".parquet")
+
+
+def corpus_files(patterns: list[str]) -> list[tuple[Path, str]]:
+    """(absolute path, path as given) of every corpus file: globs and folders expanded, sorted."""
+    import glob
+
+    from curate.loaders.files import files_under
+
+    found: dict[Path, str] = {}
+    for pattern in patterns:
+        matches = sorted(glob.glob(pattern, recursive=True))
+        if not matches:
+            raise UserError(f"vocab.pretrain.corpus: no file matches `{pattern}`", hint="paths are relative to the "
+                            "working directory")
+        for m in matches:
+            for f in files_under(Path(m), CORPUS_SUFFIXES):
+                if f.suffix.lower() not in CORPUS_SUFFIXES:
+                    raise UserError(f"vocab.pretrain.corpus: {f}: unknown file type `{f.suffix}`",
+                                    hint=f"use {', '.join(CORPUS_SUFFIXES)}")
+                found[f.resolve()] = str(f)
+    if not found:
+        raise UserError("vocab.pretrain.corpus: the folders hold no corpus files", hint=f"use {', '.join(CORPUS_SUFFIXES)}")
+    return sorted(found.items(), key=lambda kv: kv[1])
+
+
+def read_corpus(patterns: list[str]) -> list[str]:
+    """The documents of the corpus files; a bad record is an error naming file, line and key."""
+    from curate.loaders.files import read_file
+
+    texts: list[str] = []
+    for path, shown in corpus_files(patterns):
+        if path.suffix.lower() == ".txt":
+            try:
+                texts += [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+            except UnicodeDecodeError as e:
+                raise UserError(f"{shown}: not UTF-8 text (byte {e.start})", hint="convert the file to UTF-8") from None
+            continue
+        for row in read_file(path, shown):
+            if row.error:
+                raise UserError(f"{row.where}: {row.error}")
+            text = row.value.get("text") if isinstance(row.value, dict) else None
+            if not isinstance(text, str):
+                raise UserError(f"{row.where}: key `text` missing or not a string", hint="corpus records need a "
+                                "`text` field (or use .txt files, one document per line)")
+            texts.append(text)
+    return texts
 
 
 def _module_name(model, module) -> str:

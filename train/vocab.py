@@ -41,6 +41,7 @@ class PretrainOptions(BaseModel):
     max_length: int = Field(256, gt=1)
     lora_r: int = Field(8, gt=0)
     seed: int = 42
+    corpus: list[str] | None = None  # raw-text files/folders/globs to pre-train on; None: the mined split
 
 
 class VocabOptions(BaseModel):
@@ -179,6 +180,10 @@ def output_folder(spec: ModelSpec, version, options: VocabOptions, output_root: 
 
     identity = {"base": spec.model_dump(), "version_id": version.id, "manifest_sha256": manifest_sha256(version),
                 "options": options.model_dump(), "code": code_digest()}
+    if options.pretrain and options.pretrain.corpus:  # the corpus is named by its content, not its paths
+        from train.pretrain import corpus_files
+
+        identity["corpus"] = [sha256_file(path) for path, _ in corpus_files(options.pretrain.corpus)]
     name = f"{model_name(spec)}-voc{options.add}"
     if options.pretrain:
         name += f"-pre{options.pretrain.max_steps}"
@@ -268,11 +273,17 @@ def prepare_vocab_model(spec: ModelSpec, version_dir: str | Path, options: Vocab
     }
     with atomic_dir(folder, replace=True) as tmp:
         if options.pretrain:
-            from train.pretrain import continued_pretraining
+            from train.pretrain import continued_pretraining, read_corpus
 
-            texts = ["\n".join(r) for r in record_texts(version, options.split)]
+            texts = read_corpus(options.pretrain.corpus) if options.pretrain.corpus else \
+                ["\n".join(r) for r in record_texts(version, options.split)]
             report["pretraining"] = continued_pretraining(model, tokenizer, texts, options.pretrain, tmp / "_pretrain",
                                                           new_ids, log=log)
+            if options.pretrain.corpus:
+                from train.pretrain import corpus_files
+
+                report["pretraining"]["corpus"] = [{"path": shown, "sha256": sha256_file(path)}
+                                                   for path, shown in corpus_files(options.pretrain.corpus)]
             import shutil
 
             shutil.rmtree(tmp / "_pretrain", ignore_errors=True)

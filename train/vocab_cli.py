@@ -34,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--pretrain-lr", type=float, default=2e-4, metavar="X", help="learning rate (default 2e-4)")
     g.add_argument("--pretrain-batch-size", type=int, default=4, metavar="B", help="per-device batch (default 4)")
     g.add_argument("--pretrain-max-length", type=int, default=256, metavar="L", help="block length (default 256)")
+    g.add_argument("--pretrain-corpus", action="append", metavar="PATH",
+                   help="raw text to pre-train on instead of the split: .txt (a document per line) or "
+                        ".json/.jsonl/.parquet with a `text` field; files, folders or globs (repeatable)")
     parser.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch")
     parser.add_argument("--dry-run", action="store_true",
                         help="mine and measure with the tokenizer only: print the words and tokens/char, write nothing")
@@ -48,13 +51,15 @@ def options_from(args: argparse.Namespace):
 
     if args.add <= 0:
         raise UserError(f"--add {args.add}: must be > 0", hint="e.g. --add 1000")
+    if args.pretrain_corpus and args.pretrain_steps is None:
+        raise UserError("--pretrain-corpus needs --pretrain-steps", hint="e.g. --pretrain-steps 200")
     try:
         pretrain = None
         if args.pretrain_steps is not None:
             pretrain = PretrainOptions(mode=args.pretrain_mode, max_steps=args.pretrain_steps,
                                        learning_rate=args.pretrain_lr,
                                        per_device_train_batch_size=args.pretrain_batch_size,
-                                       max_length=args.pretrain_max_length)
+                                       max_length=args.pretrain_max_length, corpus=args.pretrain_corpus)
         return VocabOptions(add=args.add, init=args.init, min_count=args.min_count, split=args.split, seed=args.seed,
                             pretrain=pretrain)
     except ValidationError as e:
