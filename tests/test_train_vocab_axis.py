@@ -71,3 +71,13 @@ def test_cli_vocab_add_flag(tmp_path, capsys):
     assert 0 < record["vocab"]["n_added"] <= 8
     assert main([*argv[:6], "0", *argv[7:]]) == 2  # --vocab-add 0: one clear error naming the key
     assert "vocab.add" in capsys.readouterr().err
+
+
+def test_trainable_token_indices_is_refused_at_config_time(tmp_path):
+    from curate.errors import UserError
+    from train.config import parse_config
+
+    version, model = tiny_setup()
+    raw = tiny_config(version, model, tmp_path, method={"name": "lora", "trainable_token_indices": [5, 6]})
+    with pytest.raises(UserError, match="trainable_token_indices"):  # it would crash inside TRL (measured)
+        parse_config(raw)

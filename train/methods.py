@@ -104,6 +104,10 @@ def option_names(name: str) -> set[str]:
 
 def check_options(name: str, options: dict) -> None:
     """Unknown option names fail at config time, naming the key."""
+    if "trainable_token_indices" in options:  # TRL's fused LM head reads lm_head.weight past peft's wrapper
+        raise UserError("method.trainable_token_indices crashes TRL's trainers (their fused LM head bypasses peft's "
+                        "trainable-token wrapper)", hint="train new token rows before SFT with vocab.pretrain "
+                        "(mode: embeddings_lora); see docs/vocab.md")
     allowed = option_names(name) - {"task_type", "peft_type"}
     for key in options:
         if key not in allowed:
