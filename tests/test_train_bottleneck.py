@@ -212,3 +212,25 @@ def test_load_best_model_at_end_reads_the_adapter_checkpoint(tmp_path):
     first = load_file(str(folder / "checkpoints" / "checkpoint-1" / bottleneck.WEIGHTS_FILE))
     last = load_file(str(folder / "checkpoints" / "checkpoint-3" / bottleneck.WEIGHTS_FILE))
     assert all(final[k].equal(first[k]) for k in final) and not all(final[k].equal(last[k]) for k in final)
+
+
+def test_fp32_adapter_on_a_bf16_base(tmp_path):
+    """Mixed dtypes (bf16 base, fp32 adapter, as under autocast or with a 4-bit base) work and stay identity."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from train import bottleneck
+
+    one_thread()
+    folder = tiny_setup()[1]
+    ids = AutoTokenizer.from_pretrained(folder)(PROMPT, return_tensors="pt").input_ids
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.bfloat16)
+    with torch.no_grad():
+        base = model(ids).logits
+    bottleneck.attach(model, bottleneck.BottleneckConfig(method="padapter"))
+    for name, module in model.named_modules():
+        if name.endswith("." + bottleneck.CHILD):
+            module.float()
+    with torch.no_grad():
+        out = model(ids).logits
+    assert out.dtype == torch.bfloat16 and torch.equal(out, base)

@@ -92,21 +92,26 @@ class Bottleneck(nn.Module):
         return self.scaling * self.up(self.dropout(self.act(self.down(x))))
 
 
+def _adapt(module: nn.Module, x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """The module's adapter on `x`, computed in the adapter's dtype and returned in `like`'s (a bf16 or
+    4-bit base module may hand over another dtype than the adapter's weights)."""
+    adapter = getattr(module, CHILD)
+    return adapter(x.to(adapter.down.weight.dtype)).to(like.dtype)
+
+
 def _serial_hook(module: nn.Module, args, output):
     """After the module: h + adapter(h) (the first element when the module returns a tuple)."""
-    adapter = getattr(module, CHILD)
     if isinstance(output, tuple):
-        return (output[0] + adapter(output[0]),) + output[1:]
-    return output + adapter(output)
+        return (output[0] + _adapt(module, output[0], output[0]),) + output[1:]
+    return output + _adapt(module, output, output)
 
 
 def _parallel_hook(module: nn.Module, args, kwargs, output):
     """Beside the module: its output + adapter(its input)."""
     x = args[0] if args else kwargs["hidden_states"]
-    adapter = getattr(module, CHILD)
     if isinstance(output, tuple):
-        return (output[0] + adapter(x),) + output[1:]
-    return output + adapter(x)
+        return (output[0] + _adapt(module, x, output[0]),) + output[1:]
+    return output + _adapt(module, x, output)
 
 
 def decoder_blocks(model: nn.Module) -> nn.ModuleList:
