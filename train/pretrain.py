@@ -27,26 +27,16 @@ CORPUS_SUFFIXES = (".txt", ".json", ".jsonl", ".parquet")
 
 
 def corpus_files(patterns: list[str]) -> list[tuple[Path, str]]:
-    """(absolute path, path as given) of every corpus file: globs and folders expanded, sorted."""
-    import glob
+    """(absolute path, display path) of every corpus file: globs and folders (relative to the working
+    directory) expanded, sorted; a named file of another type is an error."""
+    from curate.loaders.files import resolve_paths
 
-    from curate.loaders.files import files_under
-
-    found: dict[Path, str] = {}
-    for pattern in patterns:
-        matches = sorted(glob.glob(pattern, recursive=True))
-        if not matches:
-            raise UserError(f"vocab.pretrain.corpus: no file matches `{pattern}`", hint="paths are relative to the "
-                            "working directory")
-        for m in matches:
-            for f in files_under(Path(m), CORPUS_SUFFIXES):
-                if f.suffix.lower() not in CORPUS_SUFFIXES:
-                    raise UserError(f"vocab.pretrain.corpus: {f}: unknown file type `{f.suffix}`",
-                                    hint=f"use {', '.join(CORPUS_SUFFIXES)}")
-                found[f.resolve()] = str(f)
-    if not found:
-        raise UserError("vocab.pretrain.corpus: the folders hold no corpus files", hint=f"use {', '.join(CORPUS_SUFFIXES)}")
-    return sorted(found.items(), key=lambda kv: kv[1])
+    what = "vocab.pretrain.corpus"
+    files = resolve_paths(patterns, Path.cwd(), "", what=what, suffixes=CORPUS_SUFFIXES)
+    for path, shown in files:
+        if path.suffix.lower() not in CORPUS_SUFFIXES:
+            raise UserError(f"{what}: {shown}: unknown file type `{path.suffix}`", hint=f"use {', '.join(CORPUS_SUFFIXES)}")
+    return files
 
 
 def read_corpus(patterns: list[str]) -> list[str]:

@@ -50,19 +50,22 @@ def files_under(p: Path, suffixes: tuple[str, ...]) -> list[Path]:
     return sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in suffixes) if p.is_dir() else [p]
 
 
-def resolve_paths(patterns: list[str], base_dir: Path, source: str) -> list[tuple[Path, str]]:
-    """Expand globs and folders relative to the recipe; return (absolute path, display path) sorted."""
+def resolve_paths(patterns: list[str], base_dir: Path, source: str, *, what: str | None = None,
+                  suffixes: tuple[str, ...] = DATA_SUFFIXES) -> list[tuple[Path, str]]:
+    """Expand globs and folders relative to `base_dir` (the recipe's folder); return (absolute path, display
+    path) sorted. Errors name `what` (default: the recipe source)."""
+    what = what or f"source `{source}`"
     found: dict[Path, str] = {}
     for pattern in patterns:
         absolute = pattern if Path(pattern).is_absolute() else str(base_dir / pattern)
         matches = sorted(glob.glob(absolute, recursive=True))
         if not matches:
-            raise UserError(f"source `{source}`: no file matches `{pattern}` (looked in {base_dir})")
+            raise UserError(f"{what}: no file matches `{pattern}` (looked in {base_dir})")
         for m in matches:
             p = Path(m)
-            files = files_under(p, DATA_SUFFIXES)
+            files = files_under(p, suffixes)
             if p.is_dir() and not files:
-                raise UserError(f"source `{source}`: folder `{m}` holds no {'/'.join(DATA_SUFFIXES)} files")
+                raise UserError(f"{what}: folder `{m}` holds no {'/'.join(suffixes)} files")
             for f in files:
                 found[f.resolve()] = shown_path(f, base_dir)
     return sorted(found.items(), key=lambda kv: kv[1])
