@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from train.threads import add_threads_argument, set_torch_threads
+
 HELP = "train a causal LM on a built version with TRL (SFT or DPO) and a PEFT method"
 
 # flag -> dotted config key; every other key is reachable with --set KEY=VALUE.
@@ -46,8 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "docs/vocab.md)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="any config key, e.g. --set training.packing=true --set method.r=16")
-    parser.add_argument("--threads", type=int, metavar="N",
-                        help="CPU threads for torch (on a shared machine 1-2 avoids oversubscription stalls)")
+    add_threads_argument(parser)
     parser.add_argument("--force", action="store_true", help="train again even if a finished run exists")
     parser.add_argument("--list-methods", action="store_true", help="print the PEFT methods and exit")
 
@@ -86,10 +87,7 @@ def run(args: argparse.Namespace) -> int:
     from train.config import load_config
     from train.runner import train
 
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
+    set_torch_threads(args.threads)
     cfg = load_config(args.config, overrides(args))
     folder = train(cfg, force=args.force)
     print(folder)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from train.threads import add_threads_argument, set_torch_threads
+
 HELP = "expand a base model's vocabulary with Chinese words mined from a version (optionally continue pre-training)"
 
 
@@ -37,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--pretrain-corpus", action="append", metavar="PATH",
                    help="raw text to pre-train on instead of the split: .txt (a document per line) or "
                         ".json/.jsonl/.parquet with a `text` field; files, folders or globs (repeatable)")
-    parser.add_argument("--threads", type=int, metavar="N", help="CPU threads for torch")
+    add_threads_argument(parser)
     parser.add_argument("--dry-run", action="store_true",
                         help="mine and measure with the tokenizer only: print the words and tokens/char, write nothing")
     parser.add_argument("--show", type=int, default=20, metavar="K", help="words to print (default 20)")
@@ -91,10 +93,7 @@ def run(args: argparse.Namespace) -> int:
     from train.models import ModelSpec
 
     options = options_from(args)
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
+    set_torch_threads(args.threads)
     spec = ModelSpec(path=args.model, revision=args.revision)
     if args.dry_run:
         from train.vocab import preview

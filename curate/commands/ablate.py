@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from train.threads import add_threads_argument, set_torch_threads
+
 HELP = "run an ablation study: recipe variants x seeds -> effects with intervals"
 
 
@@ -13,8 +15,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scale", type=float, default=1.0, help="multiply mix totals and training steps (e.g. 10 on a GPU)")
     p.add_argument("--variants", metavar="A,B",
                    help="run only these variants (a separate job); a later run without it collects all from cache")
-    p.add_argument("--threads", type=int, metavar="N",
-                   help="CPU threads for torch (on a shared machine 1 avoids oversubscription stalls)")
+    add_threads_argument(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -23,10 +24,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.scale <= 0:
         raise UserError("--scale must be positive")
-    if args.threads and not args.dry_run:
-        import torch
-
-        torch.set_num_threads(args.threads)
+    if not args.dry_run:
+        set_torch_threads(args.threads)
     only = [v for v in (args.variants or "").split(",") if v] or None
     out = run_ablation(args.ablation, scale=args.scale, dry_run=args.dry_run, only=only)
     if out is not None:
