@@ -9,7 +9,6 @@ but not part of the id. Same id => the finished folder is reused.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 from curate.hashing import sha256_file, short_id
@@ -47,7 +46,7 @@ def model_identity(model: str | dict) -> dict:
         ident["weights_sha256"] = dir_digest(p)
     elif p.is_file():
         ident["weights_sha256"] = sha256_file(p)
-    ident["slug"] = re.sub(r"[^A-Za-z0-9._-]+", "_", p.name if p.exists() else spec.path).strip("_") or "model"
+    ident["slug"] = spec.short_name()
     return ident
 
 

@@ -91,8 +91,7 @@ class TrainConfig(BaseModel):
         return {"path": v} if isinstance(v, str) else v
 
     def run_name(self) -> str:
-        model = Path(self.model.path).name.removesuffix(".gguf")
-        return self.name or f"{model}-{self.method.name}-{self.data.stage}"
+        return self.name or f"{self.model.short_name()}-{self.method.name}-{self.data.stage}"
 
     def model_spec(self) -> ModelSpec:
         """The model with the top-level `template` folded in (it wins over model.chat_template)."""

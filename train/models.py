@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -35,6 +36,18 @@ class ModelSpec(BaseModel):
     trust_remote_code: bool = False  # never implied
     chat_template: str | None = None  # a name in train.templates.TEMPLATES or a .jinja path; None = the model's
     load_in_4bit: bool = False  # QLoRA (bitsandbytes, CUDA only)
+
+    def short_name(self) -> str:
+        """The model's name in folder names (runs, evals, expanded vocabularies): the shorthand, the GGUF
+        file's stem, or the last part of the folder path / Hub id, made path-safe."""
+        p = Path(self.path)
+        if self.path in SHORTHANDS:
+            name = self.path
+        elif p.suffix == ".gguf" or self.gguf_file:
+            name = Path(self.gguf_file or p.name).stem
+        else:
+            name = p.name
+        return re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("_.") or "model"
 
 
 # Real small pretrained bases shipped as PyPI packages (GGUF inside), for offline use.

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from curate.errors import UserError
 from curate.hashing import sha256_file, short_id
-from train.models import SHORTHANDS, ModelSpec
+from train.models import ModelSpec
 
 REPORT = "vocab_report.json"  # not vocab.json: that is a BPE tokenizer's own vocabulary file name
 CODE_FILES = ("vocab.py", "pretrain.py")  # their digest is part of the output folder's id
@@ -165,14 +165,6 @@ def code_digest() -> str:
     return short_id({name: sha256_file(here / name) for name in CODE_FILES if (here / name).exists()})
 
 
-def model_name(spec: ModelSpec) -> str:
-    if spec.path in SHORTHANDS:
-        return spec.path
-    p = Path(spec.path)
-    name = p.stem if p.suffix == ".gguf" else (Path(spec.gguf_file).stem if spec.gguf_file else p.name)
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "model"
-
-
 def output_folder(spec: ModelSpec, version, options: VocabOptions, output_root: str | Path) -> Path:
     """<output_root>/<model>-voc<add>[-pre<steps>]/<id>: the id is the content address of what decides
     the result (base model spec, data version + manifest digest, options, this code)."""
@@ -184,7 +176,7 @@ def output_folder(spec: ModelSpec, version, options: VocabOptions, output_root: 
         from train.pretrain import corpus_files
 
         identity["corpus"] = [sha256_file(path) for path, _ in corpus_files(options.pretrain.corpus)]
-    name = f"{model_name(spec)}-voc{options.add}"
+    name = f"{spec.short_name()}-voc{options.add}"
     if options.pretrain:
         name += f"-pre{options.pretrain.max_steps}"
     return Path(output_root) / name / short_id(identity)
@@ -261,7 +253,7 @@ def prepare_vocab_model(spec: ModelSpec, version_dir: str | Path, options: Vocab
     after = _tpc(tokenizer, splits)
     log(f"added {len(new_ids)} words; tokens/char " + ", ".join(f"{s} {before[s]:.4f} -> {after[s]:.4f}" for s in splits))
     report = {
-        "base_model": spec.model_dump(), "model_name": model_name(spec),
+        "base_model": spec.model_dump(), "model_name": spec.short_name(),
         "version_id": version.id, "version_dir": str(version.dir), "options": options.model_dump(),
         "n_added": len(new_ids), "tied_embeddings": is_tied(model),
         "embedding_rows": {"before": rows_before, "after": model.get_input_embeddings().weight.shape[0]},
