@@ -70,12 +70,12 @@ def is_bottleneck(name: str) -> bool:
 
 
 def bottleneck_config(name: str, options: dict):
-    """The BottleneckConfig of a bottleneck-adapter method (None for every other method)."""
+    """The BottleneckConfig of a bottleneck-adapter method (None for every other method); option names are
+    checked by `check_options` first, this checks their values."""
     if not is_bottleneck(name):
         return None
     from train.bottleneck import BottleneckConfig
 
-    check_options(name, options)
     try:
         return BottleneckConfig(method=name, **options)
     except (TypeError, ValueError) as e:
