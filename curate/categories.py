@@ -1,0 +1,103 @@
+"""Content categories of a record (code, translation, math, multi-turn, other): simple, documented rules.
+
+One category per record, first match wins (the precedence of `CATEGORIES`):
+
+1. `multi-turn`  — more than one user turn.
+2. `code`        — a reply holds a fenced block (```), or at least `CODE_LINES` lines that look like
+                   code (`def f(`, `import x`, `#include`, `SELECT … FROM`, `public class`, a line
+                   ending in `{` or `;`, a lone `}` …), or the prompt asks for code (代码/编程/写…程序/
+                   函数 with a language name, Python, Java, C#, SQL, HTML, 正则 …).
+3. `translation` — the prompt asks to translate (翻译/译成/translate) or for English output
+                   (英文单词, 用英语, 英文怎么说, in English …).
+4. `math`        — the prompt names maths (数学, 方程, 几何, 概率, 求…值, 计算, 应用题 …) or a reply
+                   writes arithmetic (`3 × 4 = 12`, `x = 5`, `1/7:1/7`), English included (GSM8K, AQuA).
+5. `other`       — everything else (records that could not be parsed have no turns: `other`).
+
+The rules read only the text of `messages` and `rejected`, and give the same answer before and after
+`normalize` and `convert` (they look for no indentation or space runs and list Traditional spellings
+too), so a category computed on the kept and rejected tables of a version is the category of the
+record as loaded. Precision measured on the real slices: docs/categories.md.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+CATEGORIES = ("multi-turn", "code", "translation", "math", "other")
+CODE_LINES = 2  # code-like lines a reply needs (fences count at once)
+
+
+def _words(alts: str) -> str:
+    """ASCII words inside any text: hanzi count as word characters for `\b`, so spell the edges out."""
+    return rf"(?:^|[^A-Za-z0-9_])(?:{alts})(?:[^A-Za-z0-9_]|$)"
+
+
+# programming languages and tools; English homographs (shell, ruby, rust, swift, react, go, code) are left out
+_LANGS = (r"python|java(?:script)?|c\+\+|c#|golang|kotlin|php|typescript|sql|html|css|bash|matlab|node\.?js|django"
+          r"|docker|git|npm|regex|vba|api|programming|source code|code snippet|(?:write|the|this|following) code")
+# the prompt asks about code ("应用程序" = an app, not a program to write: removed before matching)
+NOT_CODE = "应用程序|應用程式|应用|應用"
+CODE_ASK = ("(?i)代码|代碼|编程|編程|源码|源碼|正则表达式|正則表達式"
+            "|(?:写|寫|编写|編寫|实现|實現|设计|設計|生成|创建|創建)[^。！？\n]{0,12}(?:程序|程式|函数|函數|脚本|腳本)"
+            "|" + _words(_LANGS))
+# one line of a reply that looks like source code (normalize strips indentation, so none is required);
+# a line ending in ; or { counts only without hanzi and with a 2-letter word (not "2x+12=56;")
+CODE_LINE = (r"(?m)^(?:def \w+\(|class \w+[(:{ ]|import [\w.]+$|from [\w.]+ import |#include|using System|package \w|"
+             r"(?:public|private|protected) \w|function \w*\(|(?:const|let|var) \w+ ?=|"
+             r"(?i:select) .+ (?i:from) |(?i:create table) |print\(|console\.log\(|System\.out\.|fn \w+\(|func \w+\(|"
+             r"<(?:div|html|body|script|span|table|head)\b|[^\p{Han}\n]*[A-Za-z_]{2}[^\p{Han}\n]*[;{]$|\}[;)]*$)")
+FENCE = "```"
+TRANSLATION_ASK = ("(?i)翻译|翻譯|译成|譯成|译为|譯為|中译英|英译中|中譯英|英譯中"
+                   "|(?:英文|英语|英語)(?:单词|單詞|词汇|詞彙|句子|短语|短語|名|怎么说|怎麼說|表达|表達|版本|回答|写|寫)"
+                   "|(?:用|以|写成|寫成|转换成|轉換成|成)(?:英文|英语|英語)"
+                   "|" + _words(r"translate[sd]? (?:the|this|these|following|it|into|to|from)|translation of"
+                                r"|(?:write|answer|respond|reply|say)\w*[^.\n]{0,20} in english"))
+MATH_ASK = ("(?i)数学|數學|方程|几何|幾何|概率|函数|函數|应用题|應用題|算式|比例|公因数|公倍数|最大公约数|最小公倍数"
+            r"|计算[^。！？\n]{0,15}\d|計算[^。！？\n]{0,15}\d|\d[^。！？\n]{0,15}(?:计算|計算)"
+            "|求[^。！？\n]{0,10}(?:值|解|和|积|積|面积|面積|周长|周長|体积|體積)|面积|面積|周长|周長|体积|體積"
+            "|加上|减去|減去|乘以|除以|平均分|等于几|等於幾|平方|立方|分数|分數|百分之|整数|整數|质数|質數"
+            r"|\d[^？！?\n]{0,40}(?:几|幾|多少|how many|how much)|(?:几|幾|多少|how many|how much)[^？！?\n]{0,40}\d"
+            "|" + _words(r"equations?|solve|math\w*"))
+NOT_MATH = "计算机|計算機|超级计算|超級計算|量子计算|量子計算|云计算|雲計算"  # computing, not arithmetic
+MATH_PROMPT_CHARS = 200  # a long prompt (an article, a role-play) names maths in passing: read its start only
+ARITHMETIC = (r"\d[^\s=]{0,4} ?[+\-*/×÷] ?\(?\$?\d[^=\n]{0,30}= ?-?\$?\d|\d[^\n=]{0,25} [+\-*/×÷x] \$?\d[^\n=]{0,25}= ?\$?\d"
+              r"|= ?\d+(?:\.\d+)? ?[+\-*/×÷] ?\d|(?:^|[^A-Za-z])[a-z] ?= ?-?\d|\d+/\d+ ?[:=]")
+
+
+def _user_text() -> pl.Expr:
+    return pl.col("messages").list.eval(
+        pl.element().filter(pl.element().struct.field("role") == "user").struct.field("content")).list.join("\n")
+
+
+def _reply_text() -> pl.Expr:
+    replies = pl.col("messages").list.eval(
+        pl.element().filter(pl.element().struct.field("role") == "assistant").struct.field("content")).list.join("\n")
+    return pl.concat_str([replies, pl.col("rejected").fill_null("")], separator="\n")
+
+
+def signals() -> dict[str, pl.Expr]:
+    """The evidence each rule looks at, one boolean per record (for the category and its docs)."""
+    prompt, reply = _user_text(), _reply_text()
+    code_lines = reply.str.count_matches(CODE_LINE)
+    return {
+        "multi_turn": pl.col("messages").list.eval(pl.element().struct.field("role") == "user").list.sum() > 1,
+        "code_reply": (code_lines >= CODE_LINES) | (reply.str.contains(FENCE, literal=True) & (code_lines >= 1)),
+        "code_ask": prompt.str.replace_all(NOT_CODE, "").str.contains(CODE_ASK),
+        "translation_ask": prompt.str.contains(TRANSLATION_ASK),
+        "math_ask": prompt.str.slice(0, MATH_PROMPT_CHARS).str.replace_all(NOT_MATH, "").str.contains(MATH_ASK),
+        "arithmetic_reply": reply.str.contains(ARITHMETIC),
+    }
+
+
+def category_expr() -> pl.Expr:
+    """One category (a string of `CATEGORIES`) per record, from its `messages` and `rejected`."""
+    s = signals()
+    return (pl.when(s["multi_turn"]).then(pl.lit("multi-turn"))
+            .when(s["code_reply"] | s["code_ask"]).then(pl.lit("code"))
+            .when(s["translation_ask"]).then(pl.lit("translation"))
+            .when(s["math_ask"] | s["arithmetic_reply"]).then(pl.lit("math"))
+            .otherwise(pl.lit("other"))).alias("category")
+
+
+def with_category(table: pl.DataFrame) -> pl.DataFrame:
+    return table.with_columns(category_expr())
