@@ -9,6 +9,7 @@ from pathlib import Path
 import polars as pl
 
 from curate import __version__
+from curate.categories import stage_category_counts
 from curate.hashing import sha256_file, short_id
 from curate.loaders import load_source
 from curate.mix import mix_records, split_records
@@ -169,6 +170,7 @@ def _build_fresh(recipe: Recipe, vid: str, key: dict, writer: VersionWriter, qui
         "accounting": accounting,
         "funnel": funnel.steps,
         "mix": mix_report,
+        "categories": stage_category_counts(funnel.steps, chosen, all_rejects),
     }
     with writer.open(replace=replace) as tmp:  # --force rewrites an existing version
         write_parquet(train, tmp / "train.parquet")

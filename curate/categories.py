@@ -101,3 +101,42 @@ def category_expr() -> pl.Expr:
 
 def with_category(table: pl.DataFrame) -> pl.DataFrame:
     return table.with_columns(category_expr())
+
+
+def stage_category_counts(funnel: list[dict], kept: pl.DataFrame, rejects: pl.DataFrame) -> list[dict]:
+    """Records in and rejected per stage x data type x category, from the version's own tables.
+
+    A record entered a stage when it was kept at the end or rejected at that stage or a later one, so
+    the kept (train + test, each input record once) and rejected tables give every stage's counts.
+    Rows follow the funnel's stage order, then type, then `CATEGORIES`; raises when a stage's total
+    does not match the funnel (records lost between the tables and the funnel: a bug).
+    """
+    order = {step["stage"]: i for i, step in enumerate(funnel)}
+    unknown = set(rejects["stage"].unique().to_list()) - set(order)
+    if unknown:
+        raise RuntimeError(f"rejects name stages the funnel does not have: {sorted(unknown)}")
+    tagged = pl.concat([
+        kept.unique(subset=["source", "meta"]).select("type", category_expr(), pl.lit(len(funnel), dtype=pl.Int64).alias("pos")),
+        rejects.select("type", category_expr(), pl.col("stage").replace_strict(order, return_dtype=pl.Int64).alias("pos")),
+    ])
+    counts = {(t, c, p): n for t, c, p, n in tagged.group_by("type", "category", "pos").len().iter_rows()}
+    groups = sorted({(t, c) for t, c, _ in counts}, key=lambda tc: (tc[0], CATEGORIES.index(tc[1])))
+    rows = []
+    for i, step in enumerate(funnel):
+        total = 0
+        for t, c in groups:
+            n_in = sum(n for (t2, c2, p), n in counts.items() if (t2, c2) == (t, c) and p >= i)
+            total += n_in
+            if n_in:
+                rows.append({"stage": step["stage"], "type": t, "category": c, "in": n_in,
+                             "rejected": counts.get((t, c, i), 0)})
+        if total != step["in"]:
+            raise RuntimeError(f"category counts of stage {step['stage']}: {total} records in, funnel says {step['in']}")
+    return rows
+
+
+def kept_category_counts(kept: pl.DataFrame) -> dict[tuple[str, str], int]:
+    """Records per (data type, category) in a table (e.g. a version's train + test)."""
+    if kept.height == 0:
+        return {}
+    return {(t, c): n for t, c, n in kept.select("type", category_expr()).group_by("type", "category").len().iter_rows()}

@@ -113,7 +113,10 @@ def write_report(folder: Path, manifest: dict, train: pl.DataFrame, test: pl.Dat
     for step in manifest["funnel"]:
         per = [str(step["by_source"].get(s, {}).get("rejected", 0)) for s in sources]
         lines.append(f"| {step['stage']} | {step['in']} | {step['kept']} | {step['rejected']} | " + " | ".join(per) + " |")
-    lines += ["", "## Mix", "", "![mix](plots/mix.png)", "", f"Rule: `{manifest['mix']['rule']}` by {manifest['mix']['group_by']}.", "",
+    from curate.report_categories import category_section
+
+    lines += ["", *category_section(manifest, plots)]
+    lines += ["## Mix", "", "![mix](plots/mix.png)", "", f"Rule: `{manifest['mix']['rule']}` by {manifest['mix']['group_by']}.", "",
               "| group | available | requested | realized |", "|---|---:|---:|---:|"]
     requested = manifest["mix"].get("requested") or {}
     for g, n in manifest["mix"]["realized"].items():
