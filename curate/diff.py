@@ -11,6 +11,7 @@ from typing import Any
 
 import polars as pl
 
+from curate.categories import CATEGORIES, category_expr, kept_category_counts
 from curate.version import SPLITS, Version
 
 _MISSING = "<absent>"
@@ -129,6 +130,36 @@ def record_changes(a: Version, b: Version) -> dict:
     }
 
 
+def _kept(v: Version) -> pl.DataFrame:
+    frames = [v.split(s) for s in SPLITS if (v.dir / f"{s}.parquet").exists()]
+    return pl.concat(frames).unique(subset=["source", "meta"]) if frames else pl.DataFrame()
+
+
+def _rejected_by_stage(v: Version) -> dict[tuple[str, str], int]:
+    rej = v.rejected()
+    if rej.height == 0:
+        return {}
+    return {(s, c): n for s, c, n in rej.select("stage", category_expr()).group_by("stage", "category").len().iter_rows()}
+
+
+def category_changes(a: Version, b: Version) -> dict:
+    """Kept records per data type x content category, and rejections per stage x category, A vs B.
+
+    Both versions are categorised here with the current rules (curate/categories.py), from their own
+    splits and rejects, so the comparison holds even when the rules changed between the builds.
+    """
+    ka, kb = kept_category_counts(_kept(a)), kept_category_counts(_kept(b))
+    order = lambda key: (key[0], CATEGORIES.index(key[1]))  # noqa: E731
+    kept = [{"type": t, "category": c, "a": ka.get((t, c), 0), "b": kb.get((t, c), 0),
+             "delta": kb.get((t, c), 0) - ka.get((t, c), 0)} for t, c in sorted(set(ka) | set(kb), key=order)]
+    ra, rb = _rejected_by_stage(a), _rejected_by_stage(b)
+    stages = _merge_order([s["stage"] for s in a.manifest["funnel"]], [s["stage"] for s in b.manifest["funnel"]])
+    rank = lambda key: (stages.index(key[0]) if key[0] in stages else len(stages), key[0], CATEGORIES.index(key[1]))  # noqa: E731
+    rejected = [{"stage": s, "category": c, "a": ra.get((s, c), 0), "b": rb.get((s, c), 0)}
+                for s, c in sorted(set(ra) | set(rb), key=rank) if ra.get((s, c), 0) != rb.get((s, c), 0)]
+    return {"kept": kept, "rejected": rejected}
+
+
 def mix_shift(a: dict, b: dict) -> dict:
     ra, rb = a.get("realized", {}), b.get("realized", {})
     ta, tb = sum(ra.values()) or 1, sum(rb.values()) or 1
@@ -185,6 +216,7 @@ def diff_versions(a: Version, b: Version) -> dict:
                      if ma.get("packages", {}).get(k) != mb.get("packages", {}).get(k)},
         "records": record_changes(a, b),
         "mix": mix_shift(ma.get("mix", {}), mb.get("mix", {})),
+        "categories": category_changes(a, b),
         "funnel": funnel_changes(ma["funnel"], mb["funnel"]),
     }
 
@@ -244,6 +276,15 @@ def render_text(d: dict, show_ids: int = 5) -> str:
     for k in ("rule", "group_by"):
         if k in d["mix"]:
             lines.append(f"  {k}: {d['mix'][k]['a']} -> {d['mix'][k]['b']}")
+    lines += ["", "content categories (kept records, by type):"]
+    cats = d["categories"]
+    w = max([len(f"{g['type']} / {g['category']}") for g in cats["kept"]] + [5])
+    lines.append(f"  {'type / category':<{w}} {'A':>6} {'B':>6} {'Δ':>6}")
+    for g in cats["kept"]:
+        lines.append(f"  {g['type'] + ' / ' + g['category']:<{w}} {g['a']:>6} {g['b']:>6} {g['delta']:>+6}")
+    if cats["rejected"]:
+        lines.append("  rejected by stage / category (changed only): " + "; ".join(
+            f"{r['stage']} / {r['category']} {r['a']}->{r['b']}" for r in cats["rejected"]))
     lines.append("")
     lines.append("funnel (in / kept / rejected):")
     w = max(len(s["stage"]) for s in d["funnel"])
