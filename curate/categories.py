@@ -40,9 +40,9 @@ NOT_CODE = "应用程序|應用程式|应用|應用"
 CODE_ASK = ("(?i)代码|代碼|编程|編程|源码|源碼|正则表达式|正則表達式"
             "|(?:写|寫|编写|編寫|实现|實現|设计|設計|生成|创建|創建)[^。！？\n]{0,12}(?:程序|程式|函数|函數|脚本|腳本)"
             "|" + _words(_LANGS))
-# one line of a reply that looks like source code (normalize strips indentation, so none is required);
+# one line of a reply that looks like source code (indentation optional: normalize strips it);
 # a line ending in ; or { counts only without hanzi and with a 2-letter word (not "2x+12=56;")
-CODE_LINE = (r"(?m)^(?:def \w+\(|class \w+[(:{ ]|import [\w.]+$|from [\w.]+ import |#include|using System|package \w|"
+CODE_LINE = (r"(?m)^[ \t]*(?:def \w+\(|class \w+[(:{ ]|import [\w.]+$|from [\w.]+ import |#include|using System|package \w|"
              r"(?:public|private|protected) \w|function \w*\(|(?:const|let|var) \w+ ?=|"
              r"(?i:select) .+ (?i:from) |(?i:create table) |print\(|console\.log\(|System\.out\.|fn \w+\(|func \w+\(|"
              r"<(?:div|html|body|script|span|table|head)\b|[^\p{Han}\n]*[A-Za-z_]{2}[^\p{Han}\n]*[;{]$|\}[;)]*$)")
