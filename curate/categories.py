@@ -35,10 +35,11 @@ def _words(alts: str) -> str:
 # programming languages and tools; English homographs (shell, ruby, rust, swift, react, go, code) are left out
 _LANGS = (r"python|java(?:script)?|c\+\+|c#|golang|kotlin|php|typescript|sql|html|css|bash|matlab|node\.?js|django"
           r"|docker|git|npm|regex|vba|api|programming|source code|code snippet|(?:write|the|this|following) code")
-# the prompt asks about code ("应用程序" = an app, not a program to write: removed before matching)
-NOT_CODE = "应用程序|應用程式|应用|應用"
+# the prompt asks about code (an app 应用程序, an equation 方程式, a programmer 程序员: removed before matching;
+# 脚本 is as often a film or sales script)
+NOT_CODE = "应用程序|應用程式|应用|應用|方程式|程序员|程序員|程式設計師"
 CODE_ASK = ("(?i)代码|代碼|编程|編程|源码|源碼|正则表达式|正則表達式"
-            "|(?:写|寫|编写|編寫|实现|實現|设计|設計|生成|创建|創建)[^。！？\n]{0,12}(?:程序|程式|函数|函數|脚本|腳本)"
+            "|(?:写|寫|编写|編寫|实现|實現|设计|設計|生成|创建|創建)[^。！？\n]{0,12}(?:程序|程式|函数|函數)"
             "|" + _words(_LANGS))
 # one line of a reply that looks like source code (indentation optional: normalize strips it);
 # a line ending in ; or { counts only without hanzi and with a 2-letter word (not "2x+12=56;")
@@ -52,13 +53,18 @@ TRANSLATION_ASK = ("(?i)翻译|翻譯|译成|譯成|译为|譯為|中译英|英�
                    "|(?:用|以|写成|寫成|转换成|轉換成|成)(?:英文|英语|英語)"
                    "|" + _words(r"translate[sd]? (?:the|this|these|following|it|into|to|from)|translation of"
                                 r"|(?:write|answer|respond|reply|say)\w*[^.\n]{0,20} in english"))
-MATH_ASK = ("(?i)数学|數學|方程|几何|幾何|概率|函数|函數|应用题|應用題|算式|比例|公因数|公倍数|最大公约数|最小公倍数"
-            r"|计算[^。！？\n]{0,15}\d|計算[^。！？\n]{0,15}\d|\d[^。！？\n]{0,15}(?:计算|計算)"
-            "|求[^。！？\n]{0,10}(?:值|解|和|积|積|面积|面積|周长|周長|体积|體積)|面积|面積|周长|周長|体积|體積"
-            "|加上|减去|減去|乘以|除以|平均分|等于几|等於幾|平方|立方|分数|分數|百分之|整数|整數|质数|質數"
-            r"|\d[^？！?\n]{0,40}(?:几|幾|多少|how many|how much)|(?:几|幾|多少|how many|how much)[^？！?\n]{0,40}\d"
-            "|" + _words(r"equations?|solve|math\w*"))
-NOT_MATH = "计算机|計算機|超级计算|超級計算|量子计算|量子計算|云计算|雲計算"  # computing, not arithmetic
+_UNITS = ("个|個|只|隻|本|颗|顆|支|根|块|塊|元|角|岁|歲|天|人|名|次|页|頁|条|條|辆|輛|朵|张|張|杯|倍|米|厘米|千米|公里"
+          "|克|千克|公斤|斤|小时|小時|分钟|分鐘|秒|度|升|毫升|袋|盒|箱|瓶|件|份|双|雙|套|组|組|道|钱|錢|[？?]|$")
+# a number (not a year: "2019年…是多少") and a question for a count or amount ("还剩几个", "多少钱", "how many")
+_COUNT_ASK = rf"(?:几|幾|多少)(?:{_UNITS})|how many|how much"
+MATH_ASK = ("(?i)数学|數學|方程|几何|幾何|概率|函数|函數|应用题|應用題|算式|公因数|公倍数|公约数|公約數"
+            "|求[^。！？\n]{0,10}(?:值|解|和|积|積|面积|面積|周长|周長|体积|體積)|等于几|等於幾|等于多少|等於多少"
+            r"|计算[^。！？\n]{0,15}\d|計算[^。！？\n]{0,15}\d|(?:计算|計算)[^。！？\n]{0,10}(?:面积|面積|周长|周長|体积|體積|平均|总和|總和)"
+            r"|\d[^，。\n]{0,6}(?:加上|减去|減去|乘以|除以)[^，。\n]{0,6}\d|平方根|立方根|分数|分數|百分之|质数|質數|素数|素數"
+            rf"|\d(?:[^\d年？！?\n][^？！?\n]{{0,39}})?(?:{_COUNT_ASK})|(?:{_COUNT_ASK})[^？！?\n]{{0,40}}\d"
+            "|" + _words(r"equations?|solve for|math\w*"))
+# not maths: computing (计算机), asking (要求, 请求 … hold 求), deleting (删除以下 holds 除以), 化学方程式
+NOT_MATH = "计算机|計算機|超级计算|超級計算|量子计算|量子計算|云计算|雲計算|要求|请求|請求|需求|追求|寻求|尋求|删除|刪除|化学方程|化學方程"
 MATH_PROMPT_CHARS = 200  # a long prompt (an article, a role-play) names maths in passing: read its start only
 ARITHMETIC = (r"\d[^\s=]{0,4} ?[+\-*/×÷] ?\(?\$?\d[^=\n]{0,30}= ?-?\$?\d|\d[^\n=]{0,25} [+\-*/×÷x] \$?\d[^\n=]{0,25}= ?\$?\d"
               r"|= ?\d+(?:\.\d+)? ?[+\-*/×÷] ?\d|(?:^|[^A-Za-z])[a-z] ?= ?-?\d|\d+/\d+ ?[:=]")
