@@ -91,6 +91,7 @@ def category_section(manifest: dict, plots: Path) -> list[str]:
     return ["## What cleaning did to each kind of record", "",
             "Content category of each record as loaded, by the rules of `curate/categories.py` "
             "(docs/categories.md). A cell is the records a stage rejected and their share of the records "
-            "of that category that reached the stage.", "",
+            "of that category that reached the stage; `mix` drops are sampling by the recipe's weights, not "
+            "cleaning, and the heat map leaves them out.", "",
             *_largest(manifest), *_table(manifest, False), *_table(manifest, True),
             "![categories](plots/categories.png)", ""]
