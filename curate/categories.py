@@ -54,15 +54,20 @@ TRANSLATION_ASK = ("(?i)翻译|翻譯|译成|譯成|译为|譯為|中译英|英�
                    "|" + _words(r"translate[sd]? (?:the|this|these|following|it|into|to|from)|translation of"
                                 r"|(?:write|answer|respond|reply|say)\w*[^.\n]{0,20} in english"))
 _UNITS = ("个|個|只|隻|本|颗|顆|支|根|块|塊|元|角|岁|歲|天|人|名|次|页|頁|条|條|辆|輛|朵|张|張|杯|倍|米|厘米|千米|公里"
-          "|克|千克|公斤|斤|小时|小時|分钟|分鐘|秒|度|升|毫升|袋|盒|箱|瓶|件|份|双|雙|套|组|組|道|钱|錢|[？?]|$")
-# a number (not a year: "2019年…是多少") and a question for a count or amount ("还剩几个", "多少钱", "how many")
-_COUNT_ASK = rf"(?:几|幾|多少)(?:{_UNITS})|how many|how much"
-MATH_ASK = ("(?i)数学|數學|方程|几何|幾何|概率|函数|函數|应用题|應用題|算式|公因数|公倍数|公约数|公約數"
+          "|步|克|千克|公斤|斤|小时|小時|分钟|分鐘|秒|度|升|毫升|袋|盒|箱|瓶|件|份|双|雙|套|组|組|道|钱|錢|[？?]|$")
+# a number (not a year: "2019年…是多少") and a question for a count or amount ("还剩几个？", "多少钱", "how many");
+# 几个 must end a question: "以下几个方面", "几个世纪" say "several"
+_COUNT_ASK = rf"(?:几|幾)(?:{_UNITS})[^，。,\n]{{0,8}}(?:[？?]|$)|多少(?:{_UNITS})|how many|how much"
+_NUMERAL = "[0-9两二三四五六七八九十百千万]"  # 一 is left out: 一个/一种 are in every sentence
+# a maths word that is also a topic of talk (a course, "Drake方程", 概率思维): counts only with a number
+MATH_TOPIC = "(?i)数学|數學|方程|几何|幾何|概率|函数|函數|平均值|平均数|平均數|中位数|中位數|标准差|標準差|" + _words(r"equations?|math\w*")
+NUMBER = r"\d|[=+×÷^√π%]"
+MATH_ASK = ("(?i)数学题|數學題|数学问题|數學問題|应用题|應用題|算式|公因数|公倍数|公约数|公約數"
             "|求[^。！？\n]{0,10}(?:值|解|和|积|積|面积|面積|周长|周長|体积|體積)|等于几|等於幾|等于多少|等於多少"
             r"|计算[^。！？\n]{0,15}\d|計算[^。！？\n]{0,15}\d|(?:计算|計算)[^。！？\n]{0,10}(?:面积|面積|周长|周長|体积|體積|平均|总和|總和)"
             r"|\d[^，。\n]{0,6}(?:加上|减去|減去|乘以|除以)[^，。\n]{0,6}\d|平方根|立方根|百分之|质数|質數|素数|素數"
-            rf"|\d(?:[^\d年？！?\n][^？！?\n]{{0,39}})?(?:{_COUNT_ASK})|(?:{_COUNT_ASK})[^？！?\n]{{0,40}}\d"
-            "|" + _words(r"equations?|solve for|math\w*"))
+            rf"|{_NUMERAL}(?:[^\d年？！?\n][^？！?\n]{{0,39}})?(?:{_COUNT_ASK})|(?:{_COUNT_ASK})[^？！?\n]{{0,40}}{_NUMERAL}"
+            "|" + _words(r"solve for"))
 # not maths: computing (计算机), asking (要求, 请求 … hold 求), deleting (删除以下 holds 除以), 化学方程式
 NOT_MATH = "计算机|計算機|超级计算|超級計算|量子计算|量子計算|云计算|雲計算|要求|请求|請求|需求|追求|寻求|尋求|删除|刪除|化学方程|化學方程"
 MATH_PROMPT_CHARS = 200  # a long prompt (an article, a role-play) names maths in passing: read its start only
@@ -84,13 +89,14 @@ def _reply_text() -> pl.Expr:
 def signals() -> dict[str, pl.Expr]:
     """The evidence each rule looks at, one boolean per record (for the category and its docs)."""
     prompt, reply = _user_text(), _reply_text()
+    start = prompt.str.slice(0, MATH_PROMPT_CHARS).str.replace_all(NOT_MATH, "")
     code_lines = reply.str.count_matches(CODE_LINE)
     return {
         "multi_turn": pl.col("messages").list.eval(pl.element().struct.field("role") == "user").list.sum() > 1,
         "code_reply": (code_lines >= CODE_LINES) | (reply.str.contains(FENCE, literal=True) & (code_lines >= 1)),
         "code_ask": prompt.str.replace_all(NOT_CODE, "").str.contains(CODE_ASK),
         "translation_ask": prompt.str.contains(TRANSLATION_ASK),
-        "math_ask": prompt.str.slice(0, MATH_PROMPT_CHARS).str.replace_all(NOT_MATH, "").str.contains(MATH_ASK),
+        "math_ask": start.str.contains(MATH_ASK) | (start.str.contains(MATH_TOPIC) & start.str.contains(NUMBER)),
         "arithmetic_reply": reply.str.contains(ARITHMETIC),
     }
 
