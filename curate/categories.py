@@ -58,7 +58,7 @@ _UNITS = ("个|個|只|隻|本|颗|顆|支|根|块|塊|元|角|岁|歲|天|人|�
 # a number (not a year: "2019年…是多少") and a question for a count or amount ("还剩几个？", "多少钱", "how many");
 # 几个 must end a question: "以下几个方面", "几个世纪" say "several"
 _COUNT_ASK = rf"(?:几|幾)(?:{_UNITS})[^，。,\n]{{0,8}}(?:[？?]|$)|多少(?:{_UNITS})|how many|how much"
-_NUMERAL = "[0-9两二三四五六七八九十百千万]"  # 一 is left out: 一个/一种 are in every sentence
+_NUMERAL = r"[\d两二三四五六七八九十百千万]"  # 一 is left out: 一个/一种 are in every sentence
 # a maths word that is also a topic of talk (a course, "Drake方程", 概率思维): counts only with a number
 MATH_TOPIC = "(?i)数学|數學|方程|几何|幾何|概率|函数|函數|平均值|平均数|平均數|中位数|中位數|标准差|標準差|" + _words(r"equations?|math\w*")
 NUMBER = r"\d|[=+×÷^√π%]"
@@ -71,8 +71,11 @@ MATH_ASK = ("(?i)数学题|數學題|数学问题|數學問題|应用题|應用�
 # not maths: computing (计算机), asking (要求, 请求 … hold 求), deleting (删除以下 holds 除以), 化学方程式
 NOT_MATH = "计算机|計算機|超级计算|超級計算|量子计算|量子計算|云计算|雲計算|要求|请求|請求|需求|追求|寻求|尋求|删除|刪除|化学方程|化學方程"
 MATH_PROMPT_CHARS = 200  # a long prompt (an article, a role-play) names maths in passing: read its start only
-ARITHMETIC = (r"\d[^\s=]{0,4} ?[+\-*/×÷] ?\(?\$?\d[^=\n]{0,30}= ?-?\$?\d|\d[^\n=]{0,25} [+\-*/×÷x] \$?\d[^\n=]{0,25}= ?\$?\d"
-              r"|= ?\d+(?:\.\d+)? ?[+\-*/×÷] ?\d|(?:^|[^A-Za-z])[a-z] ?= ?-?\d|\d+/\d+ ?[:=]")
+# arithmetic in a reply; full-width operators too (the record as loaded, before normalize's NFKC)
+_OP, _EQ = r"[+\-*/×÷＋－＊／]", "[=＝]"
+ARITHMETIC = (rf"\d[^\s=＝]{{0,4}} ?{_OP} ?[(（]?\$?\d[^=＝\n]{{0,30}}{_EQ} ?-?\$?\d"
+              rf"|\d[^\n=＝]{{0,25}} (?:{_OP}|x) \$?\d[^\n=＝]{{0,25}}{_EQ} ?\$?\d"
+              rf"|{_EQ} ?\d+(?:\.\d+)? ?{_OP} ?\d|(?:^|[^A-Za-z])[a-z] ?{_EQ} ?-?\d|\d+/\d+ ?[:=]")
 
 
 def _user_text() -> pl.Expr:
