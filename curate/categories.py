@@ -3,20 +3,20 @@
 One category per record, first match wins (the precedence of `CATEGORIES`):
 
 1. `multi-turn`  — more than one user turn.
-2. `code`        — a reply holds a fenced block (```), or at least `CODE_LINES` lines that look like
-                   code (`def f(`, `import x`, `#include`, `SELECT … FROM`, `public class`, a line
-                   ending in `{` or `;`, a lone `}` …), or the prompt asks for code (代码/编程/写…程序/
-                   函数 with a language name, Python, Java, C#, SQL, HTML, 正则 …).
-3. `translation` — the prompt asks to translate (翻译/译成/translate) or for English output
-                   (英文单词, 用英语, 英文怎么说, in English …).
-4. `math`        — the prompt names maths (数学, 方程, 几何, 概率, 求…值, 计算, 应用题 …) or a reply
-                   writes arithmetic (`3 × 4 = 12`, `x = 5`, `1/7:1/7`), English included (GSM8K, AQuA).
+2. `code`        — a reply has `CODE_LINES` code-like lines (`def f(`, `import x`, `#include`,
+                   `SELECT … FROM`, a hanzi-free line ending in `;` or `{`, a lone `}` …), or a fenced
+                   block with one; or the prompt asks about code (代码, 编程, 写…程序/函数, Python, C#, SQL …).
+3. `translation` — the prompt asks to translate (翻译, 译成, translate …) or for English output
+                   (英文单词, 用英语, 英文怎么说 …).
+4. `math`        — the prompt's start asks a maths question (数学题, 求…值, 还剩几个？ next to a number …),
+                   or names a maths topic (数学, 方程, 概率 …) next to a number; or a reply writes
+                   arithmetic (`8÷4=2`, `3 sandwiches x 2 = 6`, `x = 5`), English included (GSM8K, AQuA).
 5. `other`       — everything else (records that could not be parsed have no turns: `other`).
 
-The rules read only the text of `messages` and `rejected`, and give the same answer before and after
-`normalize` and `convert` (they look for no indentation or space runs and list Traditional spellings
-too), so a category computed on the kept and rejected tables of a version is the category of the
-record as loaded. Precision measured on the real slices: docs/categories.md.
+The rules read only the text of `messages` and `rejected` and give the same answer before and after
+`normalize` and `convert` (indentation optional, Traditional spellings and full-width operators
+listed), so a category computed on a version's kept and rejected tables is the category of the
+record as loaded. Rules in words and precision measured on the real slices: docs/categories.md.
 """
 
 from __future__ import annotations
