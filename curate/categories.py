@@ -46,7 +46,7 @@ CODE_ASK = ("(?i)代码|代碼|编程|編程|源码|源碼|正则表达式|正�
 CODE_LINE = (r"(?m)^[ \t]*(?:def \w+\(|class \w+[(:{ ]|import [\w.]+$|from [\w.]+ import |#include|using System|package \w|"
              r"(?:public|private|protected) \w|function \w*\(|(?:const|let|var) \w+ ?=|"
              r"(?i:select) .+ (?i:from) |(?i:create table) |print\(|console\.log\(|System\.out\.|fn \w+\(|func \w+\(|"
-             r"<(?:div|html|body|script|span|table|head)\b|[^\p{Han}\n]*[A-Za-z_]{2}[^\p{Han}\n]*[;{]$|\}[;)]*$)")
+             r"<(?:div|html|body|script|span|table|head)[ >/]|[^\p{Han}\n]*[A-Za-z_]{2}[^\p{Han}\n]*[;{]$|\}[;)]*$)")
 FENCE = "```"
 TRANSLATION_ASK = ("(?i)翻译|翻譯|译成|譯成|译为|譯為|中译英|英译中|中譯英|英譯中"
                    "|(?:英文|英语|英語)(?:单词|單詞|词汇|詞彙|句子|短语|短語|名|怎么说|怎麼說|表达|表達|版本|回答|写|寫)"
@@ -55,10 +55,11 @@ TRANSLATION_ASK = ("(?i)翻译|翻譯|译成|譯成|译为|譯為|中译英|英�
                                 r"|(?:write|answer|respond|reply|say)\w*[^.\n]{0,20} in english"))
 _UNITS = ("个|個|只|隻|本|颗|顆|支|根|块|塊|元|角|岁|歲|天|人|名|次|页|頁|条|條|辆|輛|朵|张|張|杯|倍|米|厘米|千米|公里"
           "|步|克|千克|公斤|斤|小时|小時|分钟|分鐘|秒|度|升|毫升|袋|盒|箱|瓶|件|份|双|雙|套|组|組|道|钱|錢|[？?]|$")
-# a number (not a year: "2019年…是多少") and a question for a count or amount ("还剩几个？", "多少钱", "how many");
-# 几个 must end a question: "以下几个方面", "几个世纪" say "several"
-_COUNT_ASK = rf"(?:几|幾)(?:{_UNITS})[^，。,\n]{{0,8}}(?:[？?]|$)|多少(?:{_UNITS})|how many|how much"
-_NUMERAL = r"[\d两二三四五六七八九十百千万]"  # 一 is left out: 一个/一种 are in every sentence
+# a question for a count or amount ("还剩几个？", "多少钱", "how many") in a prompt that holds a number (not a
+# year); 几个 must end a question: "以下几个方面", "几个世纪" say "several"
+COUNT_ASK = rf"(?:几|幾)(?:{_UNITS})[^，。,\n]{{0,8}}(?:[？?]|$)|多少(?:{_UNITS})|[Hh]ow (?:many|much)"
+_NUMERAL = "[0-9０-９两二三四五六七八九十百千万]"  # 一 is left out: 一个/一种 are in every sentence
+YEAR = "[0-9０-９]{4} ?年"  # "2019年…是多少" asks no sum
 # a maths word that is also a topic of talk (a course, "Drake方程", 概率思维): counts only with a number
 MATH_TOPIC = "(?i)数学|數學|方程|几何|幾何|概率|函数|函數|平均值|平均数|平均數|中位数|中位數|标准差|標準差|" + _words(r"equations?|math\w*")
 NUMBER = r"\d|[=+×÷^√π%]"
@@ -66,7 +67,6 @@ MATH_ASK = ("(?i)数学题|數學題|数学问题|數學問題|应用题|應用�
             "|求[^。！？\n]{0,10}(?:值|解|和|积|積|面积|面積|周长|周長|体积|體積)|等于几|等於幾|等于多少|等於多少"
             r"|计算[^。！？\n]{0,15}\d|計算[^。！？\n]{0,15}\d|(?:计算|計算)[^。！？\n]{0,10}(?:面积|面積|周长|周長|体积|體積|平均|总和|總和)"
             r"|\d[^，。\n]{0,6}(?:加上|减去|減去|乘以|除以)[^，。\n]{0,6}\d|平方根|立方根|百分之|质数|質數|素数|素數"
-            rf"|{_NUMERAL}(?:[^\d年？！?\n][^？！?\n]{{0,39}})?(?:{_COUNT_ASK})|(?:{_COUNT_ASK})[^？！?\n]{{0,40}}{_NUMERAL}"
             "|" + _words(r"solve for"))
 # not maths: computing (计算机), asking (要求, 请求 … hold 求), deleting (删除以下 holds 除以), 化学方程式
 NOT_MATH = "计算机|計算機|超级计算|超級計算|量子计算|量子計算|云计算|雲計算|要求|请求|請求|需求|追求|寻求|尋求|删除|刪除|化学方程|化學方程"
@@ -74,7 +74,7 @@ MATH_PROMPT_CHARS = 200  # a long prompt (an article, a role-play) names maths i
 # arithmetic in a reply; full-width operators too (the record as loaded, before normalize's NFKC)
 _OP, _EQ = r"[+\-*/×÷＋－＊／]", "[=＝]"
 ARITHMETIC = (rf"\d[^\s=＝]{{0,4}} ?{_OP} ?[(（]?\$?\d[^=＝\n]{{0,30}}{_EQ} ?-?\$?\d"
-              rf"|\d[^\n=＝]{{0,25}} (?:{_OP}|x) \$?\d[^\n=＝]{{0,25}}{_EQ} ?\$?\d"
+              r"|[0-9][ -<>-~]{0,25} (?:[+\-*/]|x) \$?[0-9][ -<>-~]{0,25}= ?\$?[0-9]"  # English, units between
               rf"|{_EQ} ?\d+(?:\.\d+)? ?{_OP} ?\d|(?:^|[^A-Za-z])[a-z] ?{_EQ} ?-?\d|\d+/\d+ ?[:=]")
 
 
@@ -99,7 +99,8 @@ def signals() -> dict[str, pl.Expr]:
         "code_reply": (code_lines >= CODE_LINES) | (reply.str.contains(FENCE, literal=True) & (code_lines >= 1)),
         "code_ask": prompt.str.replace_all(NOT_CODE, "").str.contains(CODE_ASK),
         "translation_ask": prompt.str.contains(TRANSLATION_ASK),
-        "math_ask": start.str.contains(MATH_ASK) | (start.str.contains(MATH_TOPIC) & start.str.contains(NUMBER)),
+        "math_ask": start.str.contains(MATH_ASK) | (start.str.contains(MATH_TOPIC) & start.str.contains(NUMBER))
+                    | (start.str.contains(COUNT_ASK) & start.str.replace_all(YEAR, "").str.contains(_NUMERAL)),
         "arithmetic_reply": reply.str.contains(ARITHMETIC),
     }
 
@@ -112,10 +113,6 @@ def category_expr() -> pl.Expr:
             .when(s["translation_ask"]).then(pl.lit("translation"))
             .when(s["math_ask"] | s["arithmetic_reply"]).then(pl.lit("math"))
             .otherwise(pl.lit("other"))).alias("category")
-
-
-def with_category(table: pl.DataFrame) -> pl.DataFrame:
-    return table.with_columns(category_expr())
 
 
 def stage_category_counts(funnel: list[dict], kept: pl.DataFrame, rejects: pl.DataFrame) -> list[dict]:
