@@ -63,7 +63,7 @@ def plot_categories(manifest: dict, path: Path) -> None:
     labels = [f"{t} · {c}" for t, c in totals]
     share = [[(per.get(s) or {}).get("rejected", 0) / max((per.get(s) or {}).get("in", 0), 1) for s in stages]
              for per in totals.values()]
-    fig, ax = plt.subplots(figsize=(1.6 + 1.15 * len(stages), 1.4 + 0.32 * max(len(labels), 1)))
+    fig, ax = plt.subplots(figsize=(max(6.5, 3.2 + 1.15 * len(stages)), 1.4 + 0.32 * max(len(labels), 1)))
     im = ax.imshow(share or [[0.0]], cmap="Oranges", vmin=0, vmax=max(0.05, max((max(r) for r in share), default=0)),
                    aspect="auto")
     for i, per in enumerate(totals.values()):
