@@ -17,11 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from curate.errors import UserError
 from curate.records import as_rejects
 from curate.stages import StageContext, StageResult
-from curate.text import cjk_count_expr, contents_expr, text_expr
+from curate.text import cjk_share, contents_expr, joined_prose, text_expr
 
 PATTERNS_FILE = Path(__file__).with_name("quality_patterns.txt")
-CODE_BLOCK = r"(?s)```.*?(```|$)"
-TRUNCATED_ENDINGS = r"[,，、:：;；(（“\-]$"
+TRUNCATED_ENDINGS = r"[,，、:：；（“\-]$"  # ASCII ; and ( end lines of code, not cut-off prose
+SENTENCE_END = r"[。！？.!?）)]$"
+QUOTED = r"\"[^\"\n]*\"|'[^'\n]*'"  # printf("a\n") in unfenced code is not an escaped line break
 
 
 class Options(BaseModel):
@@ -96,8 +97,6 @@ def _rules(opts: Options, patterns: dict[str, str]) -> list[tuple[str, pl.Expr, 
     record = text_expr()
     record_len = record.str.len_chars()
     replies = contents_expr("assistant")
-    reply_text = replies.list.join("\n")
-    letters = record.str.replace_all(r"[\s\d\p{P}\p{S}]", "").str.len_chars()
     rules: list[tuple[str, pl.Expr, pl.Expr | None]] = []
     if opts.ends_with_user:
         rules.append(("ends_with_user", last.struct.field("role") != "assistant", None))
@@ -114,27 +113,31 @@ def _rules(opts: Options, patterns: dict[str, str]) -> list[tuple[str, pl.Expr, 
     if opts.max_record_chars is not None:
         rules.append(("record_too_long", record_len > opts.max_record_chars, record_len.cast(pl.String)))
     if opts.min_cjk_share is not None:
-        share = cjk_count_expr(record) / pl.max_horizontal(letters, pl.lit(1))
+        share = pl.col("_cjk_share")
         is_zh = pl.col("lang").is_null() | (pl.col("lang") == "zh")
         rules.append(("low_cjk_share", is_zh & (share < opts.min_cjk_share), share.round(3).cast(pl.String)))
     if opts.max_char_repetition is not None:
         n = opts.repetition_ngram
-        ratio = reply_text.map_elements(lambda t: repetition_ratio(t, n), return_dtype=pl.Float64)
+        ratio = pl.col("_reply_prose").map_elements(lambda t: repetition_ratio(t, n), return_dtype=pl.Float64)
         rules.append(("char_repetition", ratio > opts.max_char_repetition, ratio.round(3).cast(pl.String)))
     if opts.max_literal_escapes is not None:
-        escapes = record.str.replace_all(CODE_BLOCK, "").str.count_matches(r"\\n")
+        escapes = pl.col("_prose").str.replace_all(QUOTED, "").str.count_matches(r"\\n")
         rules.append(("literal_escapes", escapes > opts.max_literal_escapes, escapes.cast(pl.String)))
     if opts.truncated:
         last_reply = replies.list.last().str.strip_chars()
-        open_fence = last_reply.str.count_matches("```") % 2 == 1
+        open_fence = (last_reply.str.count_matches("```") % 2 == 1) & ~last_reply.str.contains(SENTENCE_END)
         rules.append(("truncated_reply", last_reply.str.contains(TRUNCATED_ENDINGS) | open_fence, last_reply.str.slice(-12)))
     for name, regex in patterns.items():
-        rules.append((name, reply_text.str.contains(regex), reply_text.str.extract(regex, 1)))
+        rules.append((name, pl.col("_reply_prose").str.contains(regex), pl.col("_reply_prose").str.extract(regex, 1)))
     return rules
 
 
 def apply(table: pl.DataFrame, opts: Options, ctx: StageContext) -> StageResult:
     rules = _rules(opts, pattern_sections(opts, ctx.base_dir))
+    messages = table["messages"].to_list()  # the prose-aware measures are plain Python over each record
+    table = table.with_columns(pl.Series("_cjk_share", [cjk_share(m) for m in messages], dtype=pl.Float64),
+                               pl.Series("_reply_prose", [joined_prose(m, "assistant") for m in messages], dtype=pl.String),
+                               pl.Series("_prose", [joined_prose(m) for m in messages], dtype=pl.String))
     reason = pl.lit(None, dtype=pl.String)
     detail = pl.lit(None, dtype=pl.String)
     for name, cond, det in reversed(rules):  # the first failing rule wins
@@ -144,5 +147,6 @@ def apply(table: pl.DataFrame, opts: Options, ctx: StageContext) -> StageResult:
     if ctx.progress:
         ctx.progress(table.height)
     bad = tagged.filter(pl.col("_reason").is_not_null())
+    tagged = tagged.drop("_cjk_share", "_reply_prose", "_prose")
     kept = tagged.filter(pl.col("_reason").is_null()).drop("_reason", "_detail")
     return StageResult(kept, as_rejects(bad, pl.col("_reason"), detail=pl.col("_detail")), {})
