@@ -78,6 +78,12 @@ HANGUL = re.compile(r"[\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
 LETTER = re.compile(r"[^\W\d_]")
 # a segment ends at a line break, a colon or a quotation mark: "翻译成中文：The quick brown fox" is two
 SEGMENT_END = re.compile(r"[\n:：“”\"「」『』]+")
+# a parenthesised gloss right after Chinese: 氢（Hydrogen, H）, 好吃吗？(Does it taste good?)
+GLOSS = re.compile(r"(?<=[\u3400-\u9fff\u3000-\u303f\uff01-\uff1f])\s*[（(][^（）()\n]{1,120}[）)]")
+# where a foreign segment breaks into list items: 、 , ; / | " - " and list numbers
+ITEM_END = re.compile(r"[、，,;；/|]|\s[-–—]\s|^\s*\d+[.)、]\s*")
+WORD = re.compile(r"[^\W\d_]+")
+TERM_WORDS = 3  # a foreign item of at most this many words is a name or a term (BTS, Ed Sheeran), not prose
 HAN_WEIGHT = 3  # one hanzi carries about as much language as a short Latin word's letters
 # a task about another language: its foreign side (quoted text, the translation, the word list) is material
 LANGUAGE_TASK = re.compile(r"翻译|译成|译为|英文|英语|日语|日文|法语|德语|俄语|韩语|西班牙语|外语|单词|词汇|同义词|反义词|"
@@ -96,8 +102,23 @@ def prose(text: str) -> str:
 
 
 def segments(text: str) -> list[str]:
-    """Lines, further cut at colons and quotation marks (where quoted material starts and ends)."""
+    """Lines, further cut at colons and quotation marks (where quoted material starts and ends).
+
+    Parenthesised glosses after Chinese (氢（Hydrogen）) are dropped: they annotate, they are not the text.
+    """
+    if "(" in text or "（" in text:
+        text = GLOSS.sub("", text)
     return [s for s in SEGMENT_END.split(text) if s.strip()]
+
+
+def foreign_prose_letters(segment: str) -> int:
+    """Letters of a foreign segment that are prose: items of more than TERM_WORDS words (names and terms don't count)."""
+    n = 0
+    for item in ITEM_END.split(segment):
+        words = WORD.findall(item)
+        if len(words) > TERM_WORDS:
+            n += sum(map(len, words))
+    return n
 
 
 def script_of(segment: str) -> tuple[str | None, int, int]:
@@ -131,7 +152,8 @@ def joined_prose(messages: list[dict], role: str | None = None) -> str:
 def cjk_share(messages: list[dict]) -> float:
     """Hanzi among the letters of a record's prose, counting only what speaks for the record's language.
 
-    Not counted: code, URLs, Latin words inside Chinese sentences, foreign segments of a user turn
+    Not counted: code, URLs, Latin words inside Chinese sentences, glosses in parentheses, foreign
+    names and terms (list items of <= TERM_WORDS words: BTS、EXO; Shape of You - Ed Sheeran), foreign segments of a user turn
     that also holds Chinese (quoted material), and, in tasks about another language (LANGUAGE_TASK
     in a Chinese user turn: translate, English words, grammar...), the foreign segments of replies.
     """
@@ -150,5 +172,5 @@ def cjk_share(messages: list[dict]) -> float:
                 han += h
             elif not ((is_user and chinese_turn) or (not is_user and language_task)):
                 han += h
-                other += len(LETTER.findall(s)) - h
+                other += foreign_prose_letters(s)
     return han / (han + other) if han + other else 1.0
