@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from curate.errors import UserError
 from curate.records import as_rejects
 from curate.stages import StageContext, StageResult
-from curate.text import prose, script_of, segments
+from curate.text import contents_expr, prose, script_of, segments
 
 # one token per hanzi or CJK punctuation mark, or a run of other letters (what fastText is given)
 TOKEN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]|[^\W\d_\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
@@ -44,6 +44,10 @@ TOKEN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00
 CHINESE_VARIETIES = {"wuu", "yue", "gan", "hak", "nan", "cdo", "lzh", "zh-classical", "cjy", "hsn"}
 SCRIPT_SHARE = 0.25  # script-decided segments holding this share of a turn decide it; the rest is quoted material
 SCRIPT_PREFIX = 1000  # characters of each turn the script pass reads
+# a text of hanzi, digits, punctuation and spaces only: zh with score 1.0 without looking further
+HAN_ONLY = (r"^[\x{3400}-\x{4DBF}\x{4E00}-\x{9FFF}\x{F900}-\x{FAFF}\x{3000}-\x{303F}\x{FF01}-\x{FF20}\x{FF3B}-\x{FF40}"
+            r"\x{FF5B}-\x{FF65}0-9\s!-@\[-`{-~]*$")
+HAN_CHAR = r"[\x{3400}-\x{4DBF}\x{4E00}-\x{9FFF}\x{F900}-\x{FAFF}]"
 
 
 class Options(BaseModel):
@@ -126,24 +130,41 @@ class Judge:
         return label, round(weighted / sum(w for _, _, w in judged), 4)
 
 
-def label_records(messages: list[list[dict]], opts: Options, judge: Judge, progress=None) -> list[tuple[str | None, float | None]]:
+def label_records(messages: list[list[dict]], opts: Options, judge: Judge) -> list[tuple[str | None, float | None]]:
     out = []
-    for i, msgs in enumerate(messages):
+    for msgs in messages:
         user = [m["content"] for m in msgs if m["role"] == "user"]
         replies = [m["content"] for m in msgs if m["role"] == "assistant"]
         if opts.mode == "record":
             user, replies = ["\n".join(t or "" for t in user)], ["\n".join(t or "" for t in replies)]
         out.append(judge.record(user, replies))
-        if progress and (i + 1) % 10000 == 0:
-            progress(10000)
-    if progress:
-        progress(len(messages) % 10000)
     return out
+
+
+def plainly_chinese(table: pl.DataFrame, opts: Options) -> pl.Series:
+    """Records whose user turns are hanzi and punctuation only, one of them long enough to judge.
+
+    The script pass would call them zh 1.0 turn by turn; polars says so for the whole table at once
+    (most records of a Chinese set), and only the rest go through the Python pass.
+    """
+    if opts.mode == "record":
+        user = pl.concat_list([contents_expr("user").list.join("\n").str.slice(0, SCRIPT_PREFIX)])
+    else:
+        user = contents_expr("user").list.eval(pl.element().str.slice(0, SCRIPT_PREFIX))
+    need = max(-(-opts.min_chars // 3), 1)  # a hanzi weighs 3
+    expr = (user.list.eval(pl.element().str.contains(HAN_ONLY)).list.all()
+            & (user.list.eval(pl.element().str.count_matches(HAN_CHAR)).list.max() >= need))
+    return table.select(expr.fill_null(False).alias("plain"))["plain"]
 
 
 def apply(table: pl.DataFrame, opts: Options, ctx: StageContext) -> StageResult:
     judge = Judge(opts, opts.model_path)
-    labels = label_records(table["messages"].to_list(), opts, judge, ctx.progress)
+    plain = plainly_chinese(table, opts)
+    rest = label_records(table.filter(~plain)["messages"].to_list(), opts, judge)
+    it = iter(rest)
+    labels = [("zh", 1.0) if p else next(it) for p in plain.to_list()]
+    if ctx.progress:
+        ctx.progress(table.height)
     tagged = table.with_columns(pl.Series("lang", [l for l, _ in labels], dtype=pl.String),
                                 pl.Series("lang_score", [s for _, s in labels], dtype=pl.Float64))
     counts = tagged.group_by("lang").len().sort(["len", "lang"], descending=[True, False])
