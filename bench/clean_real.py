@@ -2,6 +2,7 @@
 
     python bench/clean_real.py                 # the 4,000 real records of issue 18 + the English demo set
     python bench/clean_real.py --json out.json
+    python bench/clean_real.py --labels tests/audit/labels.jsonl   # also: the hand-labelled records, per kind
 
 Builds the four real Chinese slices of ../shared/data (Belle_open_source_1k, LLaMA-Factory
 alpaca_zh demo, ShareGPT-zh 1K, Belle school-math dev1K; ZHTUNE_SHARED_DATA honoured) plus the
@@ -99,10 +100,61 @@ def measure(shared: Path, out: Path) -> dict:
                     by_reason[kind][f"{row['stage']}/{row['reason']}"] += 1
                     if stage == "language" or (stage == "filter" and row["reason"] not in JUDGED_ON_THEIR_OWN):
                         shape[kind] += 1
+    outcome = {}  # (file relative to shared/data, line) -> (stage, reason) or None when kept
+    for row in rejected.select("meta", "stage", "reason").iter_rows(named=True):
+        outcome[(relative(row["meta"]["file"], shared), row["meta"]["line"])] = (row["stage"], row["reason"])
+    for row in kept.select("meta").iter_rows(named=True):
+        outcome[(relative(row["meta"]["file"], shared), row["meta"]["line"])] = None
     vendor = rejected.filter(pl.col("reason") == "vendor_mention").select("source", "meta", "detail").to_dicts()
-    return {"version": res.version, "seconds": round(seconds, 1), "totals": dict(totals), "shape_rejected": dict(shape),
+    return {"outcome": outcome, "version": res.version, "seconds": round(seconds, 1), "totals": dict(totals), "shape_rejected": dict(shape),
             "by_reason": {k: dict(c.most_common()) for k, c in by_reason.items()},
             "vendor_mention": [{"source": r["source"], "line": r["meta"]["line"], "detail": r["detail"]} for r in vendor]}
+
+
+def relative(path: str, shared: Path) -> str:
+    p = Path(path)
+    return str(p.relative_to(shared)) if p.is_absolute() and p.is_relative_to(shared) else path
+
+
+def judge_labels(labels: list[dict], outcome: dict) -> dict:
+    """Per kind: records, expected rejects caught (with the expected reason), expected keeps removed.
+
+    Only the language and filter stages judge; a record removed by dedup is left out.
+    """
+    table: dict[str, Counter] = defaultdict(Counter)
+    for lab in labels:
+        got = outcome.get((lab["file"], lab["line"]), "missing")
+        if got == "missing" or (got is not None and got[0].split(":")[0] not in ("language", "filter")):
+            table[lab["kind"]]["not_judged"] += 1
+            continue
+        c = table[lab["kind"]]
+        c["records"] += 1
+        if lab["expect"] == "reject":
+            c["should_reject"] += 1
+            c["caught"] += got is not None
+            c["caught_with_reason"] += got is not None and got[1] == lab["reason"]
+        else:
+            c["should_keep"] += 1
+            c["wrongly_removed"] += got is not None
+    total = Counter()
+    for c in table.values():
+        total.update(c)
+    table["all"] = total
+    return {k: dict(v) for k, v in table.items()}
+
+
+def show_labels(result: dict) -> None:
+    print(f"{'labelled kind':<22}{'records':>8}{'reject: caught':>16}{'same reason':>12}{'keep: removed':>15}")
+    for kind, c in sorted(result.items(), key=lambda kv: (kv[0] == "all", kv[0])):
+        rej, keep = c.get("should_reject", 0), c.get("should_keep", 0)
+        caught = f"{c.get('caught', 0)}/{rej}" if rej else "-"
+        reason = f"{c.get('caught_with_reason', 0)}/{rej}" if rej else "-"
+        removed = f"{c.get('wrongly_removed', 0)}/{keep}" if keep else "-"
+        print(f"{kind:<22}{c.get('records', 0):>8}{caught:>16}{reason:>12}{removed:>15}")
+    if rej := result["all"].get("should_reject"):
+        predicted = result["all"].get("caught", 0) + result["all"].get("wrongly_removed", 0)
+        print(f"reject precision {result['all'].get('caught', 0) / max(predicted, 1):.3f}, "
+              f"recall {result['all'].get('caught', 0) / rej:.3f}")
 
 
 def show(m: dict) -> None:
@@ -122,6 +174,7 @@ def show(m: dict) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", type=Path, help="also write the measurement (with every vendor_mention reject) here")
+    ap.add_argument("--labels", type=Path, help="hand-labelled records (tests/audit/labels.jsonl): per-kind outcome")
     ap.add_argument("--dir", type=Path, help="build folder (default: a temporary one)")
     args = ap.parse_args()
     if not SHARED.is_dir():
@@ -131,7 +184,12 @@ def main() -> int:
         out = args.dir or Path(tmp)
         out.mkdir(parents=True, exist_ok=True)
         m = measure(SHARED, out)
+    outcome = m.pop("outcome")
     show(m)
+    if args.labels:
+        labels = [json.loads(line) for line in args.labels.read_text(encoding="utf-8").splitlines() if line.strip()]
+        m["labels"] = judge_labels(labels, outcome)
+        show_labels(m["labels"])
     if args.json:
         args.json.write_text(json.dumps(m, ensure_ascii=False, indent=1), encoding="utf-8")
     return 0

@@ -81,8 +81,8 @@ SEGMENT_END = re.compile(r"[\n:：“”\"「」『』]+")
 # a parenthesised gloss right after Chinese: 氢（Hydrogen, H）, 好吃吗？(Does it taste good?)
 GLOSS = re.compile(r"(?<=[\u3400-\u9fff\u3000-\u303f\uff01-\uff1f])\s*[（(][^（）()\n]{1,120}[）)]")
 # where a foreign segment breaks into list items: 、 , ; / | " - " and list numbers
-ITEM_END = re.compile(r"[、，,;；/|]|\s[-–—]\s|^\s*\d+[.)、]\s*")
-WORD = re.compile(r"[^\W\d_]+")
+ITEM_END = re.compile(r"[、，,;；/|]|\s[-–—]\s|\s(?:ft|feat)\.\s|^\s*\d+[.)、]\s*", re.M)
+WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")  # don't is one word
 TERM_WORDS = 3  # a foreign item of at most this many words is a name or a term (BTS, Ed Sheeran), not prose
 HAN_WEIGHT = 3  # one hanzi carries about as much language as a short Latin word's letters
 # a task about another language: its foreign side (quoted text, the translation, the word list) is material
