@@ -65,6 +65,17 @@ def map_contents(table: pl.DataFrame, fn: Callable[[list], list]) -> pl.DataFram
                               pl.Series("rejected", rejected, dtype=pl.String))
 
 
+# A text of hanzi, digits, spaces and punctuation that prose() leaves alone (no ` ; { } # @, no letters):
+# its prose is itself and its script is zh. Polars (Rust) regex, for whole-table shortcuts.
+PLAIN_HAN_TEXT = (r"^[\x{3400}-\x{4DBF}\x{4E00}-\x{9FFF}\x{F900}-\x{FAFF}\x{3000}-\x{303F}\x{FF01}-\x{FF20}"
+                  r"\x{FF3B}-\x{FF40}\x{FF5B}-\x{FF65}0-9\s!-\"$-:<-?\[-_|~]*$")
+
+
+def plain_han_expr(texts: pl.Expr) -> pl.Expr:
+    """True for a list of texts that are all PLAIN_HAN_TEXT."""
+    return texts.list.eval(pl.element().str.contains(PLAIN_HAN_TEXT)).list.all()
+
+
 # --- prose and script: plain-Python helpers shared by the language and filter stages -------------
 CODE_BLOCK = re.compile(r"```.*?(?:```|$)", re.S)  # a fenced block, or an unclosed fence to the end
 INLINE_CODE = re.compile(r"`[^`\n]+`")

@@ -124,7 +124,7 @@ def test_language_plain_chinese_shortcut_gives_the_python_pass_labels(monkeypatc
     t = table(*[[f"第{i}个问题是什么？", "答案很简单。" if i % 3 else "The answer is simple."] for i in range(9)],
               ["OK", "👍"], ["写个函数 `f()`", "```\ndef f(): pass\n```"])
     shortcut = run(language, t)
-    monkeypatch.setattr(language, "HAN_ONLY", "^$x")  # nothing is plain: every record through Judge
+    monkeypatch.setattr(language, "plain_han_expr", lambda texts: pl.lit(False))  # every record through Judge
     python_pass = run(language, t)
     assert shortcut.kept.equals(python_pass.kept) and shortcut.rejected.equals(python_pass.rejected)
     assert shortcut.kept["lang"].to_list()[:9] == ["zh"] * 9 and shortcut.kept["lang"][9] is None  # nothing to judge

@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from curate.errors import UserError
 from curate.records import as_rejects
 from curate.stages import StageContext, StageResult
-from curate.text import contents_expr, prose, script_of, segments
+from curate.text import contents_expr, plain_han_expr, prose, script_of, segments
 
 # one token per hanzi or CJK punctuation mark, or a run of other letters (what fastText is given)
 TOKEN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]|[^\W\d_\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
@@ -44,9 +44,6 @@ TOKEN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00
 CHINESE_VARIETIES = {"wuu", "yue", "gan", "hak", "nan", "cdo", "lzh", "zh-classical", "cjy", "hsn"}
 SCRIPT_SHARE = 0.25  # script-decided segments holding this share of a turn decide it; the rest is quoted material
 SCRIPT_PREFIX = 1000  # characters of each turn the script pass reads
-# a text of hanzi, digits, punctuation and spaces only: zh with score 1.0 without looking further
-HAN_ONLY = (r"^[\x{3400}-\x{4DBF}\x{4E00}-\x{9FFF}\x{F900}-\x{FAFF}\x{3000}-\x{303F}\x{FF01}-\x{FF20}\x{FF3B}-\x{FF40}"
-            r"\x{FF5B}-\x{FF65}0-9\s!-@\[-`{-~]*$")
 HAN_CHAR = r"[\x{3400}-\x{4DBF}\x{4E00}-\x{9FFF}\x{F900}-\x{FAFF}]"
 
 
@@ -152,7 +149,7 @@ def plainly_chinese(table: pl.DataFrame, opts: Options) -> pl.Series:
     else:
         user = contents_expr("user").list.eval(pl.element().str.slice(0, SCRIPT_PREFIX))
     need = max(-(-opts.min_chars // 3), 1)  # a hanzi weighs 3
-    expr = (user.list.eval(pl.element().str.contains(HAN_ONLY)).list.all()
+    expr = (plain_han_expr(user)
             & (user.list.eval(pl.element().str.count_matches(HAN_CHAR)).list.max() >= need))
     return table.select(expr.fill_null(False).alias("plain"))["plain"]
 
