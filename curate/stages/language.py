@@ -90,7 +90,7 @@ class Judge:
         label = labels[0].removeprefix("__label__")
         if self.opts.merge_chinese and label in CHINESE_VARIETIES:
             label = "zh"
-        return label, float(probs[0])
+        return label, min(float(probs[0]), 1.0)  # fastText can return 1.00001
 
     def turn(self, text: str | None) -> tuple[str | None, float, int]:
         """(label, score, weight) of one text; label None when it carries less than min_chars."""
