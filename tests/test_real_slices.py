@@ -60,12 +60,16 @@ def test_cleaning_removes_what_is_really_there(shared_data, tmp_path):
     assert conv["traditional_records_after"] == 0
     lang = funnel["language"]["by_source"]
     assert lang["flan_cot"]["rejected"] == 1000 and lang["gsm8k"]["rejected"] == 1000  # English CoT, keep: zh
-    assert 20 <= lang["belle"]["rejected"] <= 60  # ~45 mostly-English Belle rows
+    # the ~45 Belle rows with English material are Chinese tasks (translate, correct this sentence...): they stay;
+    # only the English dialogue to summarize (line 183) is an English task
+    assert lang["belle"]["rejected"] <= 3
     assert lang["belle_math"]["rejected"] <= 5  # Chinese math must survive
     reasons = funnel["filter"]["reasons"]
-    assert reasons.get("vendor_mention", 0) >= 40  # ShareGPT answers naming OpenAI/ChatGPT
+    assert reasons.get("vendor_mention", 0) >= 20  # ShareGPT answers presenting themselves as OpenAI's model
     assert reasons.get("ai_self_reference", 0) >= 1
     v = load_version(res.dir)
-    texts = v.split("train").select(text_expr("assistant").alias("t"))["t"]  # users may name OpenAI; replies may not
-    assert not texts.str.contains("(?i)openai|作为一个AI语言模型").any()
+    texts = v.split("train").select(text_expr("assistant").alias("t"))["t"]  # replies may talk about OpenAI, not be it
+    prose = texts.str.replace_all(r"(?s)```.*?```", "")  # a role-played dialogue inside a code block may say it
+    assert not prose.str.contains("(?i)我是由openai|作为一个AI语言模型，我").any()
+    assert texts.str.contains("(?i)chatgpt").sum() >= 20  # conversations about ChatGPT stay
     assert all(r["read"] == r["kept"] + r["rejected"] for r in res.manifest["accounting"].values())

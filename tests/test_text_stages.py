@@ -74,7 +74,7 @@ def test_language_tag_only_and_record_mode():
     assert tagged.rejected.height == 0 and tagged.kept["lang"].to_list() == ["en", "zh"]
     several = run(language, t, keep=["zh", "en"], mode="record")
     assert several.kept.height == 2
-    strict = run(language, table(["你好吗朋友", "我很好谢谢"]), min_score=0.9999)
+    strict = run(language, table(["请把下面的句子翻译成日语：こんにちは", "你好"]), min_score=0.9)  # kana material: zh < 0.9
     assert strict.rejected["reason"].to_list() == ["low_lang_score"]
 
 
@@ -96,7 +96,7 @@ def test_filter_rules_name_the_reason():
     assert reasons == {2: "ends_with_user", 3: "empty_reply", 4: "ai_self_reference", 5: "vendor_mention", 6: "char_repetition",
                        7: "literal_escapes", 8: "truncated_reply", 9: "low_cjk_share", 10: "identical_pair"}
     assert out.kept["meta"].struct.field("line").to_list() == [1]
-    assert out.rejected.filter(pl.col("reason") == "vendor_mention")["detail"].to_list() == ["OpenAI"]
+    assert out.rejected.filter(pl.col("reason") == "vendor_mention")["detail"].to_list() == ["我是由OpenAI"]
 
 
 def test_filter_rules_can_be_turned_off_and_extended(tmp_path):
@@ -120,12 +120,14 @@ def test_stages_handle_an_empty_table(stage):
     assert out.kept.height == 0 and out.rejected.height == 0
 
 
-def test_language_in_parallel_gives_the_same_labels(monkeypatch):
-    t = table(*[[f"第{i}个问题是什么？", "答案很简单。" if i % 3 else "The answer is simple."] for i in range(9)])
-    serial = run(language, t)
-    monkeypatch.setattr(language, "PARALLEL_CHUNK", 4)  # 3 chunks over the worker processes
-    parallel = run(language, t)
-    assert parallel.kept.equals(serial.kept) and parallel.rejected.equals(serial.rejected)
+def test_language_plain_chinese_shortcut_gives_the_python_pass_labels(monkeypatch):
+    t = table(*[[f"第{i}个问题是什么？", "答案很简单。" if i % 3 else "The answer is simple."] for i in range(9)],
+              ["OK", "👍"], ["写个函数 `f()`", "```\ndef f(): pass\n```"])
+    shortcut = run(language, t)
+    monkeypatch.setattr(language, "plain_han_expr", lambda texts: pl.lit(False))  # every record through Judge
+    python_pass = run(language, t)
+    assert shortcut.kept.equals(python_pass.kept) and shortcut.rejected.equals(python_pass.rejected)
+    assert shortcut.kept["lang"].to_list()[:9] == ["zh"] * 9 and shortcut.kept["lang"][9] is None  # nothing to judge
 
 
 def test_convert_to_traditional_counts_what_it_adds():

@@ -4,6 +4,9 @@ Rules, in the order a record is judged (the first that fails is the reject reaso
 ends_with_user, empty_reply, identical_pair, turn_too_short/long, record_too_short/long,
 low_cjk_share, char_repetition, literal_escapes, truncated_reply, and the pattern sections
 of quality_patterns.txt (ai_self_reference, refusal, vendor_mention, plus the user's own).
+The cjk share, repetition, escapes and patterns read prose (curate.text: code, URLs, quoted and
+translated material left out), so a Chinese question answered with code is not "low in Chinese"
+and `import openai` is not a vendor claim. docs/cleaning-language.md has the measurements.
 """
 
 from __future__ import annotations
@@ -17,11 +20,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from curate.errors import UserError
 from curate.records import as_rejects
 from curate.stages import StageContext, StageResult
-from curate.text import cjk_count_expr, contents_expr, text_expr
+from curate.text import cjk_share, contents_expr, joined_prose, plain_han_expr, text_expr
 
 PATTERNS_FILE = Path(__file__).with_name("quality_patterns.txt")
-CODE_BLOCK = r"(?s)```.*?(```|$)"
-TRUNCATED_ENDINGS = r"[,，、:：;；(（“\-]$"
+TRUNCATED_ENDINGS = r"[,，、:：；（“\-]$"  # ASCII ; and ( end lines of code, not cut-off prose
+SENTENCE_END = r"[。！？.!?）)]$"
+QUOTED = r"\"[^\"\n]*\"|'[^'\n]*'"  # printf("a\n") in unfenced code is not an escaped line break
 
 
 class Options(BaseModel):
@@ -85,8 +89,9 @@ def pattern_sections(opts: Options, base_dir: Path) -> dict[str, str]:
 
 
 def repetition_ratio(text: str, n: int) -> float:
-    grams = [text[i:i + n] for i in range(len(text) - n + 1)]
-    return 1.0 - len(set(grams)) / len(grams) if grams else 0.0
+    """Share of repeated character n-grams."""
+    count = len(text) - n + 1
+    return 1.0 - len({text[i:i + n] for i in range(count)}) / count if count > 0 else 0.0
 
 
 def _rules(opts: Options, patterns: dict[str, str]) -> list[tuple[str, pl.Expr, pl.Expr | None]]:
@@ -96,8 +101,6 @@ def _rules(opts: Options, patterns: dict[str, str]) -> list[tuple[str, pl.Expr, 
     record = text_expr()
     record_len = record.str.len_chars()
     replies = contents_expr("assistant")
-    reply_text = replies.list.join("\n")
-    letters = record.str.replace_all(r"[\s\d\p{P}\p{S}]", "").str.len_chars()
     rules: list[tuple[str, pl.Expr, pl.Expr | None]] = []
     if opts.ends_with_user:
         rules.append(("ends_with_user", last.struct.field("role") != "assistant", None))
@@ -114,33 +117,55 @@ def _rules(opts: Options, patterns: dict[str, str]) -> list[tuple[str, pl.Expr, 
     if opts.max_record_chars is not None:
         rules.append(("record_too_long", record_len > opts.max_record_chars, record_len.cast(pl.String)))
     if opts.min_cjk_share is not None:
-        share = cjk_count_expr(record) / pl.max_horizontal(letters, pl.lit(1))
+        share = pl.col("_cjk_share")
         is_zh = pl.col("lang").is_null() | (pl.col("lang") == "zh")
         rules.append(("low_cjk_share", is_zh & (share < opts.min_cjk_share), share.round(3).cast(pl.String)))
     if opts.max_char_repetition is not None:
-        n = opts.repetition_ngram
-        ratio = reply_text.map_elements(lambda t: repetition_ratio(t, n), return_dtype=pl.Float64)
+        ratio = pl.col("_repetition")
         rules.append(("char_repetition", ratio > opts.max_char_repetition, ratio.round(3).cast(pl.String)))
     if opts.max_literal_escapes is not None:
-        escapes = record.str.replace_all(CODE_BLOCK, "").str.count_matches(r"\\n")
+        escapes = pl.col("_prose").str.replace_all(QUOTED, "").str.count_matches(r"\\n")
         rules.append(("literal_escapes", escapes > opts.max_literal_escapes, escapes.cast(pl.String)))
     if opts.truncated:
         last_reply = replies.list.last().str.strip_chars()
-        open_fence = last_reply.str.count_matches("```") % 2 == 1
+        open_fence = (last_reply.str.count_matches("```") % 2 == 1) & ~last_reply.str.contains(SENTENCE_END)
         rules.append(("truncated_reply", last_reply.str.contains(TRUNCATED_ENDINGS) | open_fence, last_reply.str.slice(-12)))
     for name, regex in patterns.items():
-        rules.append((name, reply_text.str.contains(regex), reply_text.str.extract(regex, 1)))
+        rules.append((name, pl.col("_reply_prose").str.contains(regex), pl.col("_reply_prose").str.extract(regex, 1)))
     return rules
+
+
+def with_prose_measures(table: pl.DataFrame, opts: Options) -> pl.DataFrame:
+    """Add _cjk_share, _reply_prose, _prose and _repetition (curate.text, plain Python per record).
+
+    Records of hanzi and punctuation only are their own prose with share 1.0: polars fills them in
+    one pass, and only the rest (code, Latin, URLs...) go through the prose helpers.
+    """
+    is_plain = table.select(plain_han_expr(contents_expr()).fill_null(False).alias("p"))["p"].to_list()
+    fast = table.select(contents_expr("assistant").list.join("\n").alias("r"), contents_expr().list.join("\n").alias("a"))
+    rest = iter(table.filter(~pl.Series(is_plain, dtype=pl.Boolean))["messages"].to_list())
+    shares, replies, proses = [], [], []
+    for plain, r, a in zip(is_plain, fast["r"].to_list(), fast["a"].to_list()):
+        if plain:
+            shares.append(1.0), replies.append(r), proses.append(a)
+        else:
+            m = next(rest)
+            shares.append(cjk_share(m)), replies.append(joined_prose(m, "assistant")), proses.append(joined_prose(m))
+    n = opts.repetition_ngram
+    repetition = [repetition_ratio(r, n) for r in replies] if opts.max_char_repetition is not None else [0.0] * len(replies)
+    return table.with_columns(pl.Series("_cjk_share", shares, dtype=pl.Float64), pl.Series("_reply_prose", replies, dtype=pl.String),
+                              pl.Series("_prose", proses, dtype=pl.String), pl.Series("_repetition", repetition, dtype=pl.Float64))
 
 
 def apply(table: pl.DataFrame, opts: Options, ctx: StageContext) -> StageResult:
     rules = _rules(opts, pattern_sections(opts, ctx.base_dir))
+    table = with_prose_measures(table, opts)
     reason = pl.lit(None, dtype=pl.String)
     detail = pl.lit(None, dtype=pl.String)
     for name, cond, det in reversed(rules):  # the first failing rule wins
         reason = pl.when(cond.fill_null(False)).then(pl.lit(name)).otherwise(reason)
         detail = pl.when(cond.fill_null(False)).then(det if det is not None else pl.lit(None, dtype=pl.String)).otherwise(detail)
-    tagged = table.with_columns(reason.alias("_reason"), detail.alias("_detail"))
+    tagged = table.with_columns(reason.alias("_reason"), detail.alias("_detail")).drop("_cjk_share", "_reply_prose", "_prose", "_repetition")
     if ctx.progress:
         ctx.progress(table.height)
     bad = tagged.filter(pl.col("_reason").is_not_null())
