@@ -84,11 +84,21 @@ def test_axolotl(demo, tmp_path):
     assert row["chosen"]["role"] == "assistant" and row["messages"][-1]["role"] == "user"
 
 
-def test_jsonl_keeps_every_record(demo, tmp_path):
+def test_jsonl_keeps_every_record_in_trl_native_shapes(demo, tmp_path):
     out, _ = export_version(demo, "jsonl", tmp_path / "j")
     for split in ("train", "test"):
-        rows = read_jsonl(out / f"{split}.jsonl")
-        assert [r["id"] for r in rows] == demo.split(split)["id"].to_list()
+        table = demo.split(split)
+        sft = read_jsonl(out / f"sft_{split}.jsonl")
+        dpo = read_jsonl(out / f"dpo_{split}.jsonl") if (out / f"dpo_{split}.jsonl").exists() else []
+        assert [r["id"] for r in sft] == table.filter(table["rejected"].is_null())["id"].to_list()
+        assert [r["id"] for r in dpo] == table.filter(table["rejected"].is_not_null())["id"].to_list()
+        assert all("rejected" not in r for r in sft) and all("messages" not in r for r in dpo)
+        by_id = {r["id"]: r for r in table.to_dicts()}
+        for r in dpo:  # prompt + chosen are the record's messages; rejected its dispreferred reply
+            src = by_id[r["id"]]
+            assert r["prompt"] + r["chosen"] == [{"role": m["role"], "content": m["content"]} for m in src["messages"]]
+            assert r["rejected"] == [{"role": "assistant", "content": src["rejected"]}]
+            assert r["meta"] == src["meta"] and r["source"] == src["source"]
 
 
 @pytest.mark.parametrize("tool", TOOLS)

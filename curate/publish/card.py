@@ -13,6 +13,8 @@ from importlib import resources
 import yaml
 
 from curate.errors import UserError
+from curate.publish.card_sections import usage
+from curate.publish.hub import split_counts
 from curate.publish.licenses import HUB_LICENSES, MixLicense, most_restrictive
 from curate.version import Version
 
@@ -137,7 +139,8 @@ def _yaml(obj) -> str:
     return yaml.safe_dump(obj, allow_unicode=True, sort_keys=False, default_flow_style=False).rstrip()
 
 
-def body(version: Version, repo_id: str, tag: str, lic: MixLicense, lang_note: str, preference: int) -> str:
+def body(version: Version, repo_id: str, tag: str, lic: MixLicense, lang_note: str, preference: int,
+         kinds: dict[str, dict[str, int]]) -> str:
     m = version.manifest
     recipe, c = m["recipe"], m["counts"]
     acc = m["accounting"]
@@ -147,10 +150,7 @@ def body(version: Version, repo_id: str, tag: str, lic: MixLicense, lang_note: s
     out.append(f"A Chinese instruction-tuning mix curated with zhtune: train **{c['train']}**, "
                f"test **{c['test']}** records ({preference} preference pairs); {c['rejected']} records read were "
                f"rejected, each with a reason. {lang_note}\n")
-    out.append("```python\nfrom datasets import load_dataset\n"
-               f"ds = load_dataset(\"{repo_id}\", \"{m['name']}\", revision=\"{tag}\")\n```\n")
-    out.append(f"Config `{m['name']}` holds this recipe's mix; tag `{tag}` pins exactly this version "
-               "(the main branch holds the latest version published for each recipe).\n")
+    out.append(usage(m["name"], repo_id, tag, kinds))
 
     out.append("## License and usage\n")
     out.append(f"**`{lic.hub_id}`** — {lic.reason}. A mix may only be used as its most restrictive source "
@@ -226,10 +226,10 @@ def body(version: Version, repo_id: str, tag: str, lic: MixLicense, lang_note: s
                    + ", ".join(f"{g} {n}" for g, n in short.items()) + f"): {why}.\n")
 
     out.append("## Fields\n")
-    out.append("`id` (content hash of messages + rejected), `source`, `type`, `messages` (list of "
-               "{role, content}: optional system, then user/assistant turns ending with assistant), `rejected` "
-               "(the dispreferred final reply of a preference pair, else null), `lang`, `lang_score`, "
-               "`meta` ({file, line}: where the record was read).\n")
+    out.append("`id` (content hash of the record's messages + rejected reply), `source`, `type`, then `messages` "
+               "(`-sft`) or `prompt` / `chosen` / `rejected` (`-dpo`), each a list of {role, content}; `lang`, "
+               "`lang_score` (the language stage's label and confidence), `meta` ({file, line}: where the record "
+               "was read).\n")
 
     out.append("## Rebuild this exact version\n")
     from curate.publish.rebuild import rebuild_recipe, reproduces
@@ -263,7 +263,8 @@ def build_card(version: Version, repo_id: str, tag: str) -> str:
     frames = [version.split("train")] + ([version.split("test")] if (version.dir / "test.parquet").exists() else [])
     n_pref = int(pl.concat([f.select("rejected") for f in frames])["rejected"].is_not_null().sum())
     data = DatasetCardData(**card_data(version, lic, langs, n_pref > 0))
-    text = f"---\n{data.to_yaml()}\n---\n\n" + body(version, repo_id, tag, lic, note, n_pref)
+    splits = {s: version.dir / f"{s}.parquet" for s in ("train", "test") if (version.dir / f"{s}.parquet").exists()}
+    text = f"---\n{data.to_yaml()}\n---\n\n" + body(version, repo_id, tag, lic, note, n_pref, split_counts(splits))
     return str(DatasetCard(text))
 
 
