@@ -1,0 +1,50 @@
+"""What a new user meets first: recipe folders that resolve, usage instead of tracebacks, fast errors."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from curate.errors import UserError
+from curate.version import load_version
+from train_fixtures import demo_rows, write_version
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_recipe_folder_with_two_versions_means_the_latest_finished(tmp_path, caplog):
+    old = write_version(tmp_path, demo_rows(), version_id="aaaaaaaaaaaa")
+    new = write_version(tmp_path, demo_rows()[:5], version_id="000000000000")  # sorts first by name
+    os.utime(old / "manifest.json", ns=(1_000_000_000, 1_000_000_000))
+    os.utime(new / "manifest.json", ns=(2_000_000_000, 2_000_000_000))
+    killed = tmp_path / "demo" / ".tmp-ffffffffffff-x"  # a killed build's leftovers are never chosen
+    shutil.copytree(new, killed)
+    os.utime(killed / "manifest.json", ns=(3_000_000_000, 3_000_000_000))
+    with caplog.at_level("INFO"):
+        v = load_version(tmp_path / "demo")
+    assert v.dir == new and v.split("train").height == 5
+    assert "latest version 000000000000 (of 2: 000000000000, aaaaaaaaaaaa" in caplog.text
+    assert load_version(old).dir == old  # a version folder is taken as given
+    os.utime(old / "manifest.json")  # a forced rebuild rewrites the manifest: it becomes the latest
+    assert load_version(tmp_path / "demo").dir == old
+
+
+def test_folder_without_versions_is_one_clear_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserError, match="not a version folder"):
+        load_version(tmp_path / "empty")
+    with pytest.raises(UserError, match="does not exist"):
+        load_version(tmp_path / "missing")
+
+
+@pytest.mark.parametrize("args, expect", [([], "usage: python -m train.tiny"),
+                                          (["out", "--data", "no/such/build"], "error: no/such/build does not exist")])
+def test_tiny_prints_usage_or_one_error_line(tmp_path, args, expect):
+    res = subprocess.run([sys.executable, "-m", "train.tiny", *args], cwd=REPO, capture_output=True, text=True)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert expect in res.stdout + res.stderr
