@@ -48,3 +48,41 @@ def test_tiny_prints_usage_or_one_error_line(tmp_path, args, expect):
     res = subprocess.run([sys.executable, "-m", "train.tiny", *args], cwd=REPO, capture_output=True, text=True)
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert expect in res.stdout + res.stderr
+
+
+TRAIN_CHECK = """
+import sys
+from curate.cli import main
+rc = main(sys.argv[1:])
+heavy = sorted(m for m in ("torch", "trl", "transformers", "peft") if m in sys.modules)
+print("heavy:", heavy)
+sys.exit(rc)
+"""
+
+
+@pytest.mark.parametrize("args, expect", [
+    (["--set", "training.learing_rate=1e-4"], "unknown option training.learing_rate for SFTConfig\n"
+                                              "  hint: did you mean learning_rate?"),
+    (["--stage", "dpo", "--set", "training.bta=0.1"], "unknown option training.bta for DPOConfig"),
+    (["--set", "method.lora_alhpa=32"], "did you mean lora_alpha"),
+    (["--data", "builds/no-such-recipe"], "error: builds/no-such-recipe does not exist"),
+])
+def test_train_config_errors_come_before_torch_is_imported(tmp_path, args, expect):
+    version = write_version(tmp_path, demo_rows())
+    argv = ["train", "--data", str(version), "--model", "smollm2-135m", *args]
+    res = subprocess.run([sys.executable, "-c", TRAIN_CHECK, *argv], cwd=REPO, capture_output=True, text=True)
+    assert res.returncode == 2 and expect in res.stderr, res.stderr
+    assert "heavy: []" in res.stdout  # the 5-50 s of importing torch/TRL are not paid for a typo
+
+
+def test_option_name_table_matches_the_installed_trl_and_peft():
+    from train import option_names
+
+    assert option_names._table() is not None, "installed versions differ: run python -m train.option_names"
+    assert json_roundtrip(option_names.generate()) == json_roundtrip(option_names._table())
+
+
+def json_roundtrip(obj):
+    import json
+
+    return json.loads(json.dumps(obj, sort_keys=True))
