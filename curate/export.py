@@ -138,7 +138,16 @@ def _write_kinds(version: Version, out: Path, shapes: dict[str, Callable[[dict],
 
 
 def _ref(out_arg: Path, path: Path) -> str:
-    return (out_arg / path.name).as_posix()
+    """Absolute: trainers run from their own checkout (LLaMA-Factory resolves dataset_dir from its cwd)."""
+    return (out_arg / path.name).resolve().as_posix()
+
+
+LF_TEMPLATE_NOTE = """\
+# template: qwen  # also set your model's chat template
+# LLaMA-Factory fills an empty `system` with the template's default system prompt (qwen's is English:
+# "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."). To choose it yourself, set
+# default_system: 你是一个乐于助人的助手。   # records with their own system turn keep it
+"""
 
 
 def export_llamafactory(version: Version, out: Path) -> list[str]:
@@ -161,13 +170,12 @@ def export_llamafactory(version: Version, out: Path) -> list[str]:
     for kind, stage in (("sft", "sft"), ("dpo", "dpo")):
         if (kind, "train") not in entries:
             continue
-        cfg = {"stage": stage, "do_train": True, "dataset_dir": str(out.as_posix()), "dataset": entries[(kind, "train")]}
+        cfg = {"stage": stage, "do_train": True, "dataset_dir": out.resolve().as_posix(), "dataset": entries[(kind, "train")]}
         if (kind, "test") in entries:
             cfg["eval_dataset"] = entries[(kind, "test")]
         name = f"llamafactory_{kind}.yaml"
         (out / name).write_text(f"# zhtune {version.name} {version.id}: merge into your LLaMA-Factory {stage} config\n"
-                                + _yaml(cfg) + "# template: qwen  # also set your model's chat template\n",
-                                encoding="utf-8")
+                                + _yaml(cfg) + LF_TEMPLATE_NOTE, encoding="utf-8")
         snippets.append(name)
     return ["dataset_info.json", *snippets]
 
