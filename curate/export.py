@@ -117,9 +117,9 @@ def trl_table(table: pl.DataFrame, kind: str) -> pl.DataFrame:
     m = pl.col("messages")
     return table.filter(pref).select(
         "id", "source", "type",
-        prompt=m.list.head(m.list.len() - 1),
-        chosen=pl.concat_list(m.list.last()),
-        rejected=pl.concat_list(pl.struct(role=pl.lit("assistant"), content=pl.col("rejected"))),
+        m.list.head(m.list.len() - 1).alias("prompt"),
+        pl.concat_list(m.list.last()).alias("chosen"),
+        pl.concat_list(pl.struct(role=pl.lit("assistant"), content=pl.col("rejected"))).alias("rejected"),
         *PROVENANCE[3:])
 
 

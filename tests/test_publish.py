@@ -131,6 +131,25 @@ def test_card_parses_and_says_what_a_reader_needs(demo):
     assert 'revision="demo-' + demo.id in body
 
 
+def test_card_tells_how_to_use_it_and_what_not_to_expect(demo):
+    card = DatasetCard(build_card(demo, "someone/zh-mix", "demo-" + demo.id))
+    data, body = card.data.to_dict(), card.text
+    assert data["multilinguality"] == ["monolingual"] and data["task_ids"] == ["dialogue-modeling"]
+    assert "machine-generated" in data["language_creators"] and data["source_datasets"] == ["original"]
+    # an example of each kind, taken from the train split as the configs hold it
+    train = demo.split("train")
+    first_sft = train.filter(train["rejected"].is_null())["id"][0]
+    first_pair = train.filter(train["rejected"].is_not_null())["id"][0]
+    assert f'"id": "{first_sft}"' in body and f'"id": "{first_pair}"' in body
+    assert 'load_dataset("someone/zh-mix", "demo-sft"' in body and "DPOTrainer(" in body
+    for heading in ("## Uses, out of scope, limitations", "**Personal data:**", "## Citation", "## 中文简介"):
+        assert heading in body
+    assert "arXiv:2310.07328" in body and all(f"`{i['source']}`" in body for i in demo.manifest["inputs"])
+    assert "Stage `dedup:exact`" in body and "Stage `dedup:minhash`" in body
+    assert "max_turn_chars" not in body  # no dump of every default option of the other stages
+    assert len(body.splitlines()) < 300
+
+
 def test_card_recipe_rebuilds_the_same_version(demo, tmp_path):
     body = DatasetCard(build_card(demo, "someone/zh-mix", "t")).text
     recipe_yaml = body.split("```yaml\n")[-1].split("\n```")[0]
