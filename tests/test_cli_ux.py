@@ -86,3 +86,42 @@ def json_roundtrip(obj):
     import json
 
     return json.loads(json.dumps(obj, sort_keys=True))
+
+
+def test_build_in_a_ci_log_has_no_progress_frames_and_q_silences_logs(tmp_path):
+    base = [sys.executable, "-m", "curate.cli"]
+    recipe = str(REPO / "recipes" / "demo.yaml")
+    first = subprocess.run(base + ["build", recipe, "--out", str(tmp_path)], cwd=REPO, capture_output=True, text=True)
+    assert first.returncode == 0 and "\r" not in first.stderr and "rec/s" not in first.stderr  # stderr is a pipe
+    again = subprocess.run(base + ["build", recipe, "--out", str(tmp_path)], cwd=REPO, capture_output=True, text=True)
+    assert "cache hit: version" in again.stderr and "stage" in again.stdout  # a log on stderr, the table on stdout
+    quiet = subprocess.run(base + ["-q", "build", recipe, "--out", str(tmp_path)], cwd=REPO, capture_output=True,
+                           text=True)
+    assert quiet.returncode == 0 and quiet.stderr == "" and "stage" in quiet.stdout
+
+
+def test_progress_without_a_terminal_logs_lines(caplog):
+    from curate.logs import Progress
+
+    with caplog.at_level("INFO", logger="eval"):
+        with Progress(10, "ceval_val loglik_letter", logger="eval", every_s=0) as p:
+            for _ in range(5):
+                p.update(2)
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines[0].startswith("ceval_val loglik_letter: 2/10 items") and "s left" in lines[0]
+    assert lines[-1].startswith("ceval_val loglik_letter: 10/10 items")
+
+
+def test_known_library_noise_is_silenced_and_other_warnings_are_not():
+    code = """
+import warnings
+from curate.logs import quiet_known_warnings
+quiet_known_warnings()
+warnings.warn("`gradient_checkpointing` is deprecated and will be removed in v6. Use `activation_checkpointing` instead.", FutureWarning)
+warnings.warn("'pin_memory' argument is set as true but no accelerator is found, then device pinned memory won't be used.")
+warnings.warn("`use_cache` is deprecated and will be removed in v6.", FutureWarning)
+warnings.warn("a real problem")
+"""
+    res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert "gradient_checkpointing" not in res.stderr and "pin_memory" not in res.stderr
+    assert "use_cache" in res.stderr and "a real problem" in res.stderr

@@ -8,6 +8,7 @@ unfinished one resumes from its last checkpoint. Distributed runs use `accelerat
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import shutil
@@ -25,6 +26,8 @@ from train.config import TrainConfig
 ADAPTER_DIR, MODEL_DIR = "adapter", "model"
 VOCAB_MODELS = "_vocab"  # <output_root>/_vocab/<model>-voc<N>/<id>/: expanded bases, shared by runs
 
+
+_LOG = logging.getLogger(__name__)
 
 def resolved_training(cfg: TrainConfig, shape=None) -> dict:
     """TRL options with zhtune's defaults: fp32 and no checkpointing on CPU, bf16 + checkpointing on CUDA
@@ -197,13 +200,15 @@ def make_trainer(cfg: TrainConfig, training: dict, model, tokenizer, train_ds, e
                         hint="check the training: mapping against TRL's docs") from None
 
 
-def train(cfg: TrainConfig, *, force: bool = False, log: Callable[[str], None] = print) -> Path:
+def train(cfg: TrainConfig, *, force: bool = False, log: Callable[[str], None] | None = None) -> Path:
     """Train (or find the cached run) and return the run folder."""
+    log = log or _LOG.info
+    from curate.logs import quiet_known_warnings
     from train.data import manifest_sha256, open_version
-
     from train.memory import model_shape
     from train.models import resolve_model_dir
 
+    quiet_known_warnings()
     version = open_version(cfg.data)
     shape = model_shape(*resolve_model_dir(cfg.model_spec()))
     training = resolved_training(cfg, shape)
