@@ -103,3 +103,15 @@ def jieba_module():
 
     jieba.setLogLevel(logging.WARNING)
     return jieba
+
+
+def quiet_library_bars() -> None:
+    """Without a terminal, the progress bars of datasets / transformers would write every frame into the
+    log (a CI log, a redirected stderr): turn them off there; on a terminal they stay."""
+    if sys.stderr.isatty():
+        return
+    import datasets
+    import transformers
+
+    datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()

@@ -191,6 +191,10 @@ def load_model(cfg: EvalConfig):
 def evaluate(cfg: EvalConfig, log: Callable[[str], None] | None = None) -> list[tuple[Path, dict]]:
     """Run every planned job (or reuse its finished folder); returns [(folder, results)]."""
     log = log or _LOG.info
+    from curate.logs import quiet_known_warnings, quiet_library_bars
+
+    quiet_known_warnings()
+    quiet_library_bars()
     from train.runs import package_versions
 
     identity = model_identity(cfg.model)

@@ -13,6 +13,7 @@ import math
 import os
 import shutil
 import socket
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -186,7 +187,8 @@ def make_trainer(cfg: TrainConfig, training: dict, model, tokenizer, train_ds, e
         bottleneck.attach(model, adapters)
         trainer_cls = bottleneck.with_adapter_checkpoints(trainer_cls)
     try:
-        args = config_cls(output_dir=str(folder / runs.CHECKPOINTS), report_to="none", **training)
+        shown = {} if "disable_tqdm" in training else {"disable_tqdm": not sys.stderr.isatty()}  # not in the run id
+        args = config_cls(output_dir=str(folder / runs.CHECKPOINTS), report_to="none", **shown, **training)
     except (ValueError, TypeError) as e:
         raise UserError(f"invalid training options: {e}", hint="check the training: mapping (TRL's names)") from None
     callbacks = [MetricsLogger(folder / runs.METRICS)]
@@ -203,12 +205,13 @@ def make_trainer(cfg: TrainConfig, training: dict, model, tokenizer, train_ds, e
 def train(cfg: TrainConfig, *, force: bool = False, log: Callable[[str], None] | None = None) -> Path:
     """Train (or find the cached run) and return the run folder."""
     log = log or _LOG.info
-    from curate.logs import quiet_known_warnings
+    from curate.logs import quiet_known_warnings, quiet_library_bars
     from train.data import manifest_sha256, open_version
     from train.memory import model_shape
     from train.models import resolve_model_dir
 
     quiet_known_warnings()
+    quiet_library_bars()
     version = open_version(cfg.data)
     shape = model_shape(*resolve_model_dir(cfg.model_spec()))
     training = resolved_training(cfg, shape)
