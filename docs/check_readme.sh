@@ -16,7 +16,7 @@ WORK="$(mktemp -d "${TMPDIR:-/tmp}/zhtune-readme.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 git clone -q "$HERE" "$WORK/zhtune"
 cd "$WORK/zhtune"
-export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false HF_DATASETS_DISABLE_PROGRESS_BARS=1
 curate() { "$PY" -m curate.cli "$@"; }
 step() { printf '\n== %s\n' "$*" >&2; }
 expect() {  # expect FILE PATTERN: the output holds what the README shows

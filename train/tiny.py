@@ -104,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
         p.print_help()
         return 2
     a = p.parse_args(argv)
+    from curate.logs import quiet_library_bars
+
+    quiet_library_bars()
     try:
         texts = version_texts(a.data) if a.data else None
         print(build_tiny_model(a.out_dir, a.arch, texts, a.vocab_size, a.seed))
