@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-from importlib import metadata
 from pathlib import Path
 
 TABLE = Path(__file__).with_name("option_names.json")
@@ -22,13 +21,9 @@ PEFT_CLASSES = ("LoraConfig", "AdaLoraConfig", "IA3Config", "LoHaConfig", "LoKrC
 
 
 def installed_versions() -> dict[str, str | None]:
-    out = {}
-    for name in PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
+    from curate.version import package_versions
+
+    return package_versions(PACKAGES)
 
 
 @functools.cache
