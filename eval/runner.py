@@ -6,6 +6,7 @@ second, not after minutes of loading; a plan whose results all exist never loads
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -31,6 +32,8 @@ from eval.results import (
 )
 from eval.tasks import LoadedTask, MultipleChoiceTask, load_task
 
+
+_LOG = logging.getLogger(__name__)
 
 @dataclass
 class Job:
@@ -137,10 +140,11 @@ def plan(cfg: EvalConfig, identity: dict) -> list[Job]:
     return jobs
 
 
-def _progress(total: int, desc: str):
-    from tqdm import tqdm
+def _progress(total: int | None, desc: str, unit: str = "item"):
+    """A bar on a terminal; without one (CI), a log line every 30 s, updated per batch scored."""
+    from curate.logs import Progress
 
-    return tqdm(total=total, desc=desc, unit="req", leave=False, disable=None)
+    return Progress(total, desc, unit=unit, logger="eval")
 
 
 def run_job(job: Job, model, tokenizer, cfg: EvalConfig) -> tuple[dict, list[dict], dict]:
@@ -150,7 +154,9 @@ def run_job(job: Job, model, tokenizer, cfg: EvalConfig) -> tuple[dict, list[dic
     if isinstance(task, MultipleChoiceTask):
         from eval.multiple_choice import run_multiple_choice
 
-        with _progress(len(job.items), f"{task.name} {job.method}") as bar:
+        scorable = sum(1 for i in job.items if i.problem is None)  # log-likelihood reports requests, not items
+        total, unit = (scorable, "item") if job.method == "generate" else (None, "request")
+        with _progress(total, f"{task.name} {job.method}", unit) as bar:
             records, stats = run_multiple_choice(model, tokenizer, task, job.items, job.shot_pools,
                                                  method=job.method, shots=job.settings["shots"],
                                                  cot=job.settings["cot"], batch_size=cfg.batch_size,
@@ -182,8 +188,13 @@ def load_model(cfg: EvalConfig):
     return load_for_inference(cfg.model if isinstance(cfg.model, str) else ModelSpec(**cfg.model))
 
 
-def evaluate(cfg: EvalConfig, log: Callable[[str], None] = print) -> list[tuple[Path, dict]]:
+def evaluate(cfg: EvalConfig, log: Callable[[str], None] | None = None) -> list[tuple[Path, dict]]:
     """Run every planned job (or reuse its finished folder); returns [(folder, results)]."""
+    log = log or _LOG.info
+    from curate.logs import quiet_known_warnings, quiet_library_bars
+
+    quiet_known_warnings()
+    quiet_library_bars()
     from train.runs import package_versions
 
     identity = model_identity(cfg.model)

@@ -106,24 +106,38 @@ def plot_deltas(deltas: pl.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
-def plot_heatmap(deltas: pl.DataFrame, path: Path) -> None:
+def plot_heatmap(deltas: pl.DataFrame, path: Path) -> dict:
+    """Variants x (task, category): colour only where the 95% interval excludes zero (the effects the
+    summary calls shown); other cells grey. Every cell prints Δ and its interval. Returns the grid drawn."""
     from curate.report import _plt, _save
 
     plt = _plt()
     cols = sorted({(r["task"], r["group"]) for r in deltas.to_dicts()})
     variants = sorted(set(deltas["variant"]))
     grid = np.full((len(variants), len(cols)), np.nan)
+    cells = {}
     for r in deltas.to_dicts():
-        grid[variants.index(r["variant"]), cols.index((r["task"], r["group"]))] = 100 * r["delta"]
-    fig, ax = plt.subplots(figsize=(max(6, 0.45 * len(cols)), 0.5 * len(variants) + 2))
+        i, j = variants.index(r["variant"]), cols.index((r["task"], r["group"]))
+        cells[(i, j)] = r
+        if r["shown"]:
+            grid[i, j] = 100 * r["delta"]
+    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(cols)), 0.55 * len(variants) + 2.2))
+    ax.set_facecolor("#d9d9d9")  # masked (not shown) cells let it through
     lim = np.nanmax(np.abs(grid)) if np.isfinite(grid).any() else 1.0
-    im = ax.imshow(grid, cmap="RdBu", vmin=-lim, vmax=lim, aspect="auto")
+    im = ax.imshow(np.ma.masked_invalid(grid), cmap="RdBu", vmin=-lim, vmax=lim, aspect="auto")
+    for (i, j), r in cells.items():
+        ax.text(j, i, f"{100 * r['delta']:+.1f}\n[{100 * r['lo']:+.1f}, {100 * r['hi']:+.1f}]", ha="center",
+                va="center", fontsize=5.5, color="black" if not r["shown"] or abs(100 * r["delta"]) < 0.6 * lim
+                else "white")
     ax.set_yticks(range(len(variants)), variants, fontsize=7)
     ax.set_xticks(range(len(cols)), [f"{t.split(':')[0]}/{g}" for t, g in cols], rotation=60, ha="right", fontsize=6)
-    fig.colorbar(im, ax=ax, label="Δ vs base (points)")
-    ax.set_title("variants × categories")
+    fig.colorbar(im, ax=ax, label="Δ vs base (points), shown effects only")
+    n_shown = sum(bool(r["shown"]) for r in cells.values())
+    ax.set_title(f"Δ vs base [95% bootstrap CI]: {n_shown} of {len(cells)} cells shown (CI excludes 0); grey: not shown",
+                 fontsize=8)
     _save(fig, path)
     plt.close(fig)
+    return {"shown": n_shown, "cells": len(cells), "coloured": int(np.isfinite(grid).sum())}
 
 
 def write_ablation_report(out: Path, spec, runs, scores: pl.DataFrame, seconds: float) -> None:

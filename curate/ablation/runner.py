@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 import math
 import time
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ from curate.yamlio import read_yaml
 TOKENS_PER_SECOND = {"smollm2-135m": 60.0, "gemma3-270m": 32.0}
 TOKENS_PER_SECOND_DEFAULT = 5000.0  # tiny test models and unknown models
 
+
+_LOG = logging.getLogger(__name__)
 
 @dataclass
 class PlannedRun:
@@ -135,8 +138,9 @@ def item_scores(folder: Path, results: dict) -> list[dict]:
     return out
 
 
-def execute(spec: AblationSpec, runs: list[PlannedRun], log: Callable[[str], None] = print) -> pl.DataFrame:
+def execute(spec: AblationSpec, runs: list[PlannedRun], log: Callable[[str], None] | None = None) -> pl.DataFrame:
     """Build, train and evaluate every planned run (each step cached); return per-item scores."""
+    log = log or _LOG.info
     from curate.build import build
     from eval.config import parse_config as parse_eval
     from eval.runner import evaluate
@@ -160,8 +164,9 @@ def execute(spec: AblationSpec, runs: list[PlannedRun], log: Callable[[str], Non
 
 
 def run_ablation(path: str | Path, *, scale: float = 1.0, dry_run: bool = False, only: list[str] | None = None,
-                 log: Callable[[str], None] = print) -> Path | None:
+                 log: Callable[[str], None] | None = None) -> Path | None:
     """Plan, run and report. With `only`, run just those variants (one job of several) and report nothing."""
+    log = log or _LOG.info
     spec, here = load_spec(path)
     runs = plan(spec, here, scale)
     if only:

@@ -27,7 +27,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.dry_run:
         set_torch_threads(args.threads)
     only = [v for v in (args.variants or "").split(",") if v] or None
-    out = run_ablation(args.ablation, scale=args.scale, dry_run=args.dry_run, only=only)
+    # the dry run's plan is its result (stdout); a real run's progress is logged (stderr)
+    out = run_ablation(args.ablation, scale=args.scale, dry_run=args.dry_run, only=only,
+                       log=print if args.dry_run else None)
     if out is not None:
         print((out / "summary.md").read_text(encoding="utf-8"))
         print(out)
