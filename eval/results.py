@@ -76,6 +76,10 @@ def _pct(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.2f}"
 
 
+def _num(x: float | None) -> str:
+    return "–" if x is None else f"{x:.4f}"
+
+
 def markdown_table(results: dict) -> str:
     """The short human summary: per category (or class) and the averages."""
     s = results["scores"]
@@ -100,6 +104,16 @@ def markdown_table(results: dict) -> str:
             out.append(f"| {c} | {v['n']} | {v['n_unscored']} | {_pct(v['rougeL_char_f'])} | {_pct(v['rougeL_word_f'])} |")
         out.append(f"| **average (macro)** | {o['n_scored']} | | **{_pct(o['rougeL_char_f_macro'])}** | "
                    f"**{_pct(o['rougeL_word_f_macro'])}** |")
+    if "ref_loglik" in s:
+        r = s["ref_loglik"]
+        out += ["", "ref_loglik (negative log-likelihood of the reference given the prompt; lower is better)", "",
+                "| class | scored | unscored | nats/token | nats/char |", "|---|---:|---:|---:|---:|"]
+        for c, v in r["per_class"].items():
+            out.append(f"| {c} | {v['n']} | {v['n_unscored']} | {_num(v['nll_token'])} | {_num(v['nll_char'])} |")
+        out.append(f"| **average (macro)** | {r['n_scored']} | | **{_num(r['nll_token_macro'])}** | "
+                   f"**{_num(r['nll_char_macro'])}** |")
+        out.append(f"\nunscored: {r['unscored_reasons'] or 'none'}; references cut to their first tokens: "
+                   f"{r['truncated_references']}; prompts cut on the left: {r['truncated_prompts']}")
     if "judge" in s:
         j = s["judge"]
         out += ["", f"judge ({results.get('judge', {}).get('model')})", "", "| class | scored | unscored | score |",
