@@ -135,15 +135,16 @@ def plan(spec: AblationSpec, here: Path, scale: float = 1.0, sizing=None) -> lis
     return out
 
 
-def estimate_seconds(runs: list[PlannedRun]) -> float:
-    """Training time from tokens per step and the measured CPU speed (evaluation not included)."""
+def estimate_seconds(runs: list[PlannedRun], speed: float | None = None) -> float:
+    """Training time from tokens per step and the measured CPU speed (evaluation not included);
+    `speed` (tokens/s, e.g. the ablation file's budget.tokens_per_second) wins over the table."""
     from curate.hashing import stable_json
 
     total, pretrained = 0.0, set()
     for r in runs:
         model = r.train_raw.get("model")
         path = model if isinstance(model, str) else (model or {}).get("path", "")
-        speed = TOKENS_PER_SECOND.get(str(path), TOKENS_PER_SECOND_DEFAULT)
+        tps = speed or TOKENS_PER_SECOND.get(str(path), TOKENS_PER_SECOND_DEFAULT)
         training = r.train_raw["training"]
         tokens = int(training.get("max_steps") or 50) * int(training.get("per_device_train_batch_size", 8)) * \
             int(training.get("max_length", 1024))
@@ -153,18 +154,20 @@ def estimate_seconds(runs: list[PlannedRun]) -> float:
             pretrained.add(key)
             tokens += int(pretrain.get("max_steps", 0)) * int(pretrain.get("per_device_train_batch_size", 4)) * \
                 int(pretrain.get("max_length", 256))
-        total += tokens / speed
+        total += tokens / tps
     return total
 
 
-def describe(runs: list[PlannedRun]) -> str:
+def describe(runs: list[PlannedRun], speed: float | None = None, jobs: int = 1) -> str:
     lines = [f"{'variant':<18} {'seed':>5}  {'version':<14} {'built':<6} change"]
     for r in runs:
         lines.append(f"{r.variant.name:<18} {r.seed:>5}  {r.version_id:<14} {'yes' if r.built else 'no':<6} {r.variant.change}")
     versions = {r.version_id for r in runs}
     lines.append(f"{len(runs)} training runs over {len(versions)} distinct data versions "
                  f"({sum(1 for v in versions if any(r.built and r.version_id == v for r in runs))} already built); "
-                 f"estimated training time on this CPU ≈ {estimate_seconds(runs) / 60:.0f} min plus evaluation")
+                 f"estimated training time on this CPU ≈ {estimate_seconds(runs, speed) / 60:.0f} min"
+                 + (f" ({estimate_seconds(runs, speed) / 60 / jobs:.0f} min wall on {jobs} jobs)" if jobs > 1 else "")
+                 + " plus evaluation")
     return "\n".join(lines)
 
 
@@ -265,7 +268,7 @@ def run_ablation(path: str | Path, *, scale: float = 1.0, dry_run: bool = False,
         runs = [r for r in runs if r.variant.name in only]
     if shard is not None:
         runs = runs[shard[0]::shard[1]]
-    log(describe(runs))
+    log(describe(runs, spec.budget.tokens_per_second if budget else None, jobs or 1))
     if dry_run:
         return None
     if only or shard:
