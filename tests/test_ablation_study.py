@@ -126,3 +126,31 @@ def test_two_workers_then_report_from_cache(tmp_path):
     assert "Which metric shows what" in summary and "nats/char" in (out / "results.md").read_text(encoding="utf-8")
     plan_json = json.loads((out / "plan.json").read_text(encoding="utf-8"))
     assert len(plan_json) == 4 and all(p["run"] for p in plan_json)
+
+
+def test_committed_data_types_study_is_valid(shared_data, tmp_path):
+    """The committed study file plans, and every run's train and eval config (with task overrides) validates."""
+    from conftest import REPO
+    from curate.ablation.runner import budget_sizing
+    from eval.config import parse_config as parse_eval
+    from eval.tasks import load_task
+    from train.config import parse_config as parse_train
+
+    for name in ("data-types.yaml", "data-types-base.yaml"):
+        text = (REPO / "recipes" / "ablations" / name).read_text(encoding="utf-8")
+        (tmp_path / name).write_text(text.replace("../../../shared/data", str(shared_data)), encoding="utf-8")
+    spec, here = load_spec(tmp_path / "data-types.yaml")
+    sizing = budget_sizing(spec, here, 7200)
+    assert sizing.total_seconds <= 7200 and sizing.seeds >= 2 and sizing.steps >= spec.budget.min_steps
+    runs = plan(spec, here, sizing=sizing)
+    names = list(dict.fromkeys(r.variant.name for r in runs))
+    assert names == ["base", "+cot", "+alignment", "+multiturn", "-belle", "-alpaca_zh", "en-prompt"]
+    for r in runs:
+        parse_train(r.train_raw, source=r.variant.name)
+        cfg = parse_eval(dict(r.eval_raw, model="smollm2-135m"), r.variant.name)
+        for t in cfg.tasks:
+            task = load_task(t.task, t.overrides).config
+            if r.variant.name == "en-prompt" and t.task in ("belle_eval", "heldout_ref"):
+                assert task.chat.prompt_language == "en"
+    heldout = {t["data_dir"] for r in runs for t in r.eval_raw["tasks"] if t["task"] == "heldout_ref"}
+    assert len(heldout) == 1 and "-heldout" in heldout.pop()  # one pool for every variant
