@@ -109,7 +109,7 @@ def expectation_note(d: dict, expected: dict | None) -> str:
         return ""
     src = f" ({expected['source']})" if expected.get("source") else ""
     if not d["shown"]:
-        return f" The study found it {expected['sign']}{src}; not tested at this size."
+        return f" Expected: {expected['sign']}{src}; the sign cannot be checked while the interval crosses zero."
     same = improves(d) == (expected["sign"] == "better")
     return f" Sign {'matches' if same else 'is opposite to'} the study's ({expected['sign']}{src})."
 
