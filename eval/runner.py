@@ -95,12 +95,23 @@ def _plan_mc(run: TaskRun, lt: LoadedTask) -> list[Job]:
     return jobs
 
 
+def _read_open_items(task, data_dir: Path, aliases: dict[str, str]) -> list:
+    if task.data.format == "version_parquet":
+        from eval.readers import read_version_split
+
+        return read_version_split(data_dir, task.data.eval_split, task.data.group_by)
+    return read_belle_set(data_dir, aliases)
+
+
 def _plan_open(run: TaskRun, lt: LoadedTask, cfg: EvalConfig) -> list[Job]:
+    """One job for the generation scorers (offline, judge: one generation serves both) and one for
+    ref_loglik (no generation), so that each is cached by its own eval id."""
     task = lt.config
     data_dir = Path(run.data_dir)
     aliases = {normalize_class(k): normalize_class(v) for k, v in task.class_aliases.items()}
-    items = read_belle_set(data_dir, aliases)
+    items = _read_open_items(task, data_dir, aliases)
     scorers = run.scorers or task.scorers
+    gen_scorers = [s for s in scorers if s != "ref_loglik"]
     prompts: dict = {}
     if "judge" in scorers:
         if cfg.judge is None:
@@ -113,11 +124,18 @@ def _plan_open(run: TaskRun, lt: LoadedTask, cfg: EvalConfig) -> list[Job]:
     for i in items:
         by_class.setdefault(i.cls, []).append(i)
     items = _limit(by_class, run.limit)
-    judge = cfg.judge.model_dump(exclude={"cache_dir", "concurrency", "timeout_s"}) if "judge" in scorers else None
-    settings = {"method": "generate", "scorers": scorers, "limit_per_class": run.limit,
-                "chat": task.chat.model_dump(), "generate": task.generate.model_dump(), "judge": judge}
-    return [Job(run, lt, "open", settings, items, prompts=prompts,
-                items_sha256=sha256_obj([asdict(i) for i in items] + [prompts]))]
+    jobs = []
+    if gen_scorers:
+        judge = cfg.judge.model_dump(exclude={"cache_dir", "concurrency", "timeout_s"}) if "judge" in scorers else None
+        settings = {"method": "generate", "scorers": gen_scorers, "limit_per_class": run.limit,
+                    "chat": task.chat.model_dump(), "generate": task.generate.model_dump(), "judge": judge}
+        jobs.append(Job(run, lt, "open", settings, items, prompts=prompts,
+                        items_sha256=sha256_obj([asdict(i) for i in items] + [prompts])))
+    if "ref_loglik" in scorers:
+        settings = {"method": "ref_loglik", "limit_per_class": run.limit, "chat": task.chat.model_dump(),
+                    "reference": task.reference.model_dump()}
+        jobs.append(Job(run, lt, "ref_loglik", settings, items, items_sha256=sha256_obj([asdict(i) for i in items])))
+    return jobs
 
 
 def plan(cfg: EvalConfig, identity: dict) -> list[Job]:
@@ -168,6 +186,14 @@ def run_job(job: Job, model, tokenizer, cfg: EvalConfig) -> tuple[dict, list[dic
         scores = aggregate_mc(records, task)
         new_tokens = stats["new_tokens"]
         timings = {}
+    elif job.method == "ref_loglik":
+        from eval.reference import aggregate_reference, score_references
+
+        with _progress(len(job.items), f"{task.name} ref_loglik") as bar:
+            records = score_references(model, tokenizer, task, job.items, batch_size=cfg.batch_size,
+                                       max_length=job.settings["model_max_length"], on_batch=bar.update)
+        scores = aggregate_reference(records)
+        new_tokens, timings = 0, {}
     else:
         from eval.open_generation import run_open
 
