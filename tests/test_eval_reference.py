@@ -146,7 +146,7 @@ def test_cli_belle_and_heldout_split_then_cached(tiny, tmp_path, capsys):
     assert {p["id"] for p in preds} == {"belle/r1", "gsm8k/r2", "sharegpt/r3"}
     assert all(p["nll_char"] > 0 for p in preds)
     assert main(["eval", str(path)]) == 0  # second run: both from cache, the model is not loaded
-    assert capsys.readouterr().out.count("cached  ") == 2
+    assert capsys.readouterr().err.count("cached") == 2  # a log line (stderr); results stay on stdout
 
 
 def test_heldout_needs_a_test_split(tmp_path, capsys):
