@@ -6,8 +6,8 @@ plants, deterministically from a seed, records whose right outcome is known:
 | kind | what | expected |
 |---|---|---|
 | `near_copy` | a real record + 1-2 copies with 1-3 % character edits (substitute, insert, delete) in every turn, plus punctuation/space changes | group ends with one member |
-| `traditional_copy` | a real record + its OpenCC s2t copy | group ends with one member |
-| `fullwidth_copy` | a real record with ASCII + its copy with ASCII turned full-width | group ends with one member |
+| `traditional_copy` | a real record + its OpenCC s2t copy (+ in half the groups a near copy) | group ends with one member |
+| `fullwidth_copy` | a real record with ASCII + its copy with ASCII turned full-width (+ in half the groups a near copy) | group ends with one member |
 | `distinct` | real records not copied | keep |
 | `template_negative` | records sharing a long template prompt with their own input and reply: real families (a shared prompt prefix of >= 12 characters, e.g. dev1K's 以下是一道小学数学题：), and families built from real alpaca-zh instructions applied to other real records' inputs, each with that record's reply | keep |
 | `english` | real records of llamafactory_alpaca_en_demo.json | reject |
@@ -198,6 +198,11 @@ def build(shared: Path, seed: int = 0, scale: float = 1.0) -> Planted:
     def original(r: dict, group: str, kind: str, expect: str = "one") -> None:
         add(r["meta"], r["messages"], group, kind, expect)
 
+    def with_near_twin(r: dict, group: str, kind: str) -> None:
+        """Half the Traditional / full-width groups also hold a near copy of the record."""
+        if rng.random() < 0.5:
+            add({**r["meta"], "file": f"planted/{kind}_near/" + r["meta"]["file"]}, near_copy(r["messages"], rng, pool), group, kind, "one")
+
     ascii_rich = [r for r in rest if ascii_count(r["messages"]) >= 8]
     fw, used = ascii_rich[:sizes["fullwidth_copy"]], {id(r) for r in ascii_rich[:sizes["fullwidth_copy"]]}
     others = iter(r for r in rest if id(r) not in used)
@@ -205,11 +210,13 @@ def build(shared: Path, seed: int = 0, scale: float = 1.0) -> Planted:
         g = f"fullwidth:{r['meta']['file']}:{r['meta']['line']}"
         original(r, g, "fullwidth_copy")
         add({**r["meta"], "file": "planted/fullwidth/" + r["meta"]["file"]}, fullwidth_copy(r["messages"]), g, "fullwidth_copy", "one")
+        with_near_twin(r, g, "fullwidth_copy")
     for _ in range(sizes["traditional_copy"]):
         r = next(others)
         g = f"traditional:{r['meta']['file']}:{r['meta']['line']}"
         original(r, g, "traditional_copy")
         add({**r["meta"], "file": "planted/traditional/" + r["meta"]["file"]}, traditional_copy(r["messages"]), g, "traditional_copy", "one")
+        with_near_twin(r, g, "traditional_copy")
     for _ in range(sizes["near_copy"]):
         r = next(others)
         g = f"near:{r['meta']['file']}:{r['meta']['line']}"
