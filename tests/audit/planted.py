@@ -5,7 +5,7 @@ plants, deterministically from a seed, records whose right outcome is known:
 
 | kind | what | expected |
 |---|---|---|
-| `near_copy` | a real record + 1-2 copies with 1-3 % character edits (substitute, insert, delete) in every turn, plus punctuation/space changes | group ends with one member |
+| `near_copy` | a real record + 1-2 copies with 1-3 % character edits (substitute, insert, delete; at least one in every turn of 8+ characters) in every turn, plus a punctuation/space change | group ends with one member |
 | `traditional_copy` | a real record + its OpenCC s2t copy (+ in half the groups a near copy) | group ends with one member |
 | `fullwidth_copy` | a real record with ASCII + its copy with ASCII turned full-width (+ in half the groups a near copy) | group ends with one member |
 | `distinct` | real records not copied | keep |
@@ -41,6 +41,7 @@ EN_SOURCE = "alpaca_style_demo/llamafactory_alpaca_en_demo.json"
 SIZES = {"near_copy": 300, "traditional_copy": 150, "fullwidth_copy": 150, "distinct": 600,
          "template_synthetic": 40, "english": 150}  # template_synthetic: families of 4
 MAX_CHARS = 3000  # longer conversations are left out: the corpus stays quick to clean
+MIN_EDITED = 8  # a turn this long gets one character edit at least (shorter: the punctuation/space change only)
 TEMPLATE_PREFIX = 12  # real template families: prompts sharing this many leading characters
 
 JAPANESE = [
@@ -95,12 +96,12 @@ def cjk_pool(table: pl.DataFrame) -> list[str]:
     return sorted(set(re.findall(r"[\u4e00-\u9fff]", text)))
 
 
-def edit_text(text: str, rng: random.Random, pool: list[str], rate: float, at_least_one: bool = False) -> str:
-    """`rate` of the characters substituted, inserted or deleted (stochastic rounding, so a short
-    text gets an edit with probability rate x length), then one punctuation or space change."""
+def edit_text(text: str, rng: random.Random, pool: list[str], rate: float) -> str:
+    """`rate` of the characters substituted, inserted or deleted (stochastic rounding, and at least
+    one edit in a text of MIN_EDITED characters or more), then one punctuation or space change."""
     chars = list(text)
     k = int(rate * len(chars) + rng.random())
-    if at_least_one:
+    if len(chars) >= MIN_EDITED:
         k = max(k, 1)
     for _ in range(min(k, max(len(chars) - 1, 0))):
         pos = rng.randrange(len(chars))
@@ -110,7 +111,7 @@ def edit_text(text: str, rng: random.Random, pool: list[str], rate: float, at_le
             chars[pos] = fill
         elif op == "ins":
             chars.insert(pos, fill)
-        elif len(chars) > 1:
+        else:
             del chars[pos]
     out = "".join(chars)
     swaps = [s for s in PUNCT_SWAPS if s[0] in out]
@@ -124,10 +125,9 @@ def edit_text(text: str, rng: random.Random, pool: list[str], rate: float, at_le
 
 
 def near_copy(messages: list[dict], rng: random.Random, pool: list[str]) -> list[dict]:
+    """Every turn edited at one rate, drawn from 1-3 %."""
     rate = rng.uniform(0.01, 0.03)
-    longest = max(range(len(messages)), key=lambda i: len(messages[i]["content"]))
-    return [{"role": m["role"], "content": edit_text(m["content"], rng, pool, rate, at_least_one=i == longest)}
-            for i, m in enumerate(messages)]
+    return [{"role": m["role"], "content": edit_text(m["content"], rng, pool, rate)} for m in messages]
 
 
 def traditional_copy(messages: list[dict]) -> list[dict]:
