@@ -78,7 +78,7 @@ def grid(shared: Path, seed: int) -> None:
                 s = outcomes.dedup_scores(corpus.truth, removed)
                 rows.append({"scope": scope, "ngram": n, "threshold": th,
                              **{k: v for k, v in s.items() if not k.startswith(("english", "japanese"))}})
-    with pl.Config(tbl_rows=100, tbl_hide_dataframe_shape=True, tbl_formatting="MARKDOWN", tbl_width_chars=200):
+    with pl.Config(tbl_rows=100, tbl_cols=20, tbl_hide_dataframe_shape=True, tbl_formatting="MARKDOWN", tbl_width_chars=300):
         print(pl.DataFrame(rows))
 
 

@@ -113,7 +113,7 @@ def write_recipe(folder: Path, near: bool) -> Path:
     if "dedup" in have:
         clean.append({"dedup": {"method": "exact"}})
         if near:
-            clean.append({"dedup": {"method": "minhash", "threshold": 0.8, "ngram": 5, "num_perm": 128, "tokenizer": "char"}})
+            clean.append({"dedup": {"method": "minhash"}})  # the defaults (conversation, 3-grams, 0.7)
     if "decontaminate" in have:
         clean.append({"decontaminate": {"against": ["eval_set.jsonl"]}})
     recipe = {"name": f"bench-{'near' if near else 'exact'}", "seed": 1,
