@@ -14,6 +14,7 @@ import polars as pl
 import pytest
 
 from audit import outcomes, planted
+from curate.errors import UserError
 from curate.stages import StageContext, dedup
 
 
@@ -106,3 +107,6 @@ def test_label_accuracy_reads_the_hand_labelled_format(shared_data, tmp_path):
     acc = {r["kind"]: r for r in outcomes.label_accuracy(labels, rejected).to_dicts()}
     assert acc["english"] == {**acc["english"], "records": 1, "right": 1, "same_reason": 1, "accuracy": 1.0}
     assert acc["math"]["records"] == 2 and acc["math"]["wrongly_kept"] == 1 and acc["math"]["right"] == 1
+    path.write_text(json.dumps({**rows[1], "line": 99999}) + "\n", encoding="utf-8")
+    with pytest.raises(UserError, match="dev1K.json:99999"):
+        outcomes.labelled_records(shared_data, outcomes.load_labels(path))

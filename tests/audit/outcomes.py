@@ -15,6 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
+from curate.errors import UserError
 from curate.pipeline import Funnel, run_stages
 from curate.recipe import parse_stage_entry
 from curate.stages import StageContext
@@ -108,7 +109,11 @@ def labelled_records(shared: Path, labels: pl.DataFrame) -> pl.DataFrame:
     for i, rel in enumerate(sorted(set(labels["file"]))):
         t = load_source(Source(name=f"labelled{i}", path=rel), shared).records
         lines = labels.filter(pl.col("file") == rel)["line"].to_list()
-        parts.append(t.filter(pl.col("meta").struct.field("line").is_in(lines)))
+        found = t.filter(pl.col("meta").struct.field("line").is_in(lines))
+        missing = sorted(set(lines) - set(found["meta"].struct.field("line").to_list()))
+        if missing:  # a label that matches no loaded record would silently count as "kept"
+            raise UserError(f"labels: {rel}:{missing[0]} is not a record of that file ({len(missing)} such labels)")
+        parts.append(found)
     return pl.concat(parts)
 
 
