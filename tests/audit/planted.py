@@ -198,25 +198,21 @@ def build(shared: Path, seed: int = 0, scale: float = 1.0) -> Planted:
     def original(r: dict, group: str, kind: str, expect: str = "one") -> None:
         add(r["meta"], r["messages"], group, kind, expect)
 
-    def with_near_twin(r: dict, group: str, kind: str) -> None:
-        """Half the Traditional / full-width groups also hold a near copy of the record."""
+    def copy_group(r: dict, kind: str, folder: str, copy) -> None:
+        """The record, its copy, and in half the groups a near copy of the record too."""
+        g = f"{folder}:{r['meta']['file']}:{r['meta']['line']}"
+        original(r, g, kind)
+        add({**r["meta"], "file": f"planted/{folder}/" + r["meta"]["file"]}, copy(r["messages"]), g, kind, "one")
         if rng.random() < 0.5:
-            add({**r["meta"], "file": f"planted/{kind}_near/" + r["meta"]["file"]}, near_copy(r["messages"], rng, pool), group, kind, "one")
+            add({**r["meta"], "file": f"planted/{kind}_near/" + r["meta"]["file"]}, near_copy(r["messages"], rng, pool), g, kind, "one")
 
     ascii_rich = [r for r in rest if ascii_count(r["messages"]) >= 8]
     fw, used = ascii_rich[:sizes["fullwidth_copy"]], {id(r) for r in ascii_rich[:sizes["fullwidth_copy"]]}
     others = iter(r for r in rest if id(r) not in used)
     for r in fw:
-        g = f"fullwidth:{r['meta']['file']}:{r['meta']['line']}"
-        original(r, g, "fullwidth_copy")
-        add({**r["meta"], "file": "planted/fullwidth/" + r["meta"]["file"]}, fullwidth_copy(r["messages"]), g, "fullwidth_copy", "one")
-        with_near_twin(r, g, "fullwidth_copy")
+        copy_group(r, "fullwidth_copy", "fullwidth", fullwidth_copy)
     for _ in range(sizes["traditional_copy"]):
-        r = next(others)
-        g = f"traditional:{r['meta']['file']}:{r['meta']['line']}"
-        original(r, g, "traditional_copy")
-        add({**r["meta"], "file": "planted/traditional/" + r["meta"]["file"]}, traditional_copy(r["messages"]), g, "traditional_copy", "one")
-        with_near_twin(r, g, "traditional_copy")
+        copy_group(next(others), "traditional_copy", "traditional", traditional_copy)
     for _ in range(sizes["near_copy"]):
         r = next(others)
         g = f"near:{r['meta']['file']}:{r['meta']['line']}"
