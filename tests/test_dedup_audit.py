@@ -19,7 +19,7 @@ from curate.stages import StageContext, dedup
 
 
 @pytest.fixture(scope="module")
-def audited(request):
+def audited():
     from conftest import SHARED_DATA
 
     if not SHARED_DATA.is_dir():
