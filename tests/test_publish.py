@@ -228,7 +228,8 @@ def test_dry_run_writes_what_would_be_uploaded(demo, tmp_path, capsys, monkeypat
     out = tmp_path / "dry"
     assert main(["publish", str(demo.dir), "--repo", "someone/zh-mix", "--dry-run", "--out", str(out)]) == 0
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
-    assert files == ["README.md", "demo/test-00000-of-00001.parquet", "demo/train-00000-of-00001.parquet"]
+    assert files == [".zhtune-dry-run", "README.md", "demo/test-00000-of-00001.parquet",
+                     "demo/train-00000-of-00001.parquet"]  # the mark (never uploaded) lets a re-run replace it
     card = (out / "README.md").read_text(encoding="utf-8")
     assert check_card(card, "demo") == []
     captured = capsys.readouterr()
