@@ -260,18 +260,14 @@ def _csv_records(lines: list[str], delimiter: str) -> Iterator[tuple[int, int, l
                 return
             except csv.Error as e:
                 msg = str(e)
-                if "expected after" in msg:  # a stray quote: parse this one record leniently
-                    lenient = csv.reader(iter(lines[start:]), delimiter=delimiter)
-                    try:
-                        cells = next(lenient)
-                        pos = start + lenient.line_num
-                        yield start, pos, cells, None
-                    except csv.Error as e2:
+                if "expected after" in msg:  # a stray quote (`"x" y`): read leniently if it stays on its line
+                    if _stray_quote_only(lines[start], delimiter):
                         pos = start + 1
-                        yield start, pos, None, str(e2)
-                    break
+                        yield start, pos, next(csv.reader([lines[start]], delimiter=delimiter)), None
+                        break
+                    msg = "unexpected end of data"  # the quote spans lines: it never closes where it should
                 if "unexpected end of data" in msg:
-                    msg = "unclosed quote: the cell opened here never ends"
+                    msg = "unclosed quote: the cell opened on this line does not end on it or in a cell boundary"
                 elif "field larger" in msg:
                     msg = f"a cell longer than {CSV_FIELD_LIMIT:,} characters"
                 pos = start + 1
@@ -279,6 +275,16 @@ def _csv_records(lines: list[str], delimiter: str) -> Iterator[tuple[int, int, l
                 break
             if cells:
                 yield start, pos + reader.line_num, cells, None
+
+
+def _stray_quote_only(line: str, delimiter: str) -> bool:
+    """Is the strict parser's complaint about this line alone (a quote followed by text), not about a
+    quote that opens here and runs into the next lines?"""
+    try:
+        list(csv.reader([line], delimiter=delimiter, strict=True))
+    except csv.Error as e:
+        return "expected after" in str(e)
+    return False
 
 
 def read_csv_file(path: Path, shown: str, fieldnames: list[str] | None, tally: Tally | None = None) -> Iterator[RawRow]:
