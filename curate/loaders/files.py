@@ -147,16 +147,21 @@ def _decode_error(data: bytes, e: UnicodeDecodeError) -> tuple[int, str]:
     return line, f"not UTF-8: byte 0x{data[e.start]:02x} at offset {e.start}"
 
 
+def json_error(e: Exception) -> str:
+    """What went wrong parsing JSON, in words a user can act on (Python's limits included)."""
+    if isinstance(e, json.JSONDecodeError):
+        return f"malformed JSON (column {e.colno}): {e.msg}"
+    if isinstance(e, RecursionError):
+        return "JSON nested too deeply (Python's parser stops near 1,000 levels)"
+    return f"unreadable JSON value: {str(e).split(';')[0]}"  # e.g. an integer literal over 4,300 digits
+
+
 def parse_json(text: str) -> Any:
-    """json.loads, with Python's limits turned into ValueError messages a user can act on."""
+    """json.loads; every failure is a ValueError carrying `json_error`'s message."""
     try:
         return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"malformed JSON (column {e.colno}): {e.msg}") from None
-    except RecursionError:
-        raise ValueError("JSON nested too deeply (Python's parser stops near 1,000 levels)") from None
-    except ValueError as e:  # e.g. an integer literal over 4,300 digits
-        raise ValueError(f"unreadable JSON value: {str(e).split(';')[0]}") from None
+    except (ValueError, RecursionError) as e:
+        raise ValueError(json_error(e)) from None
 
 
 def _list_error_line(text: str) -> int:
@@ -194,7 +199,7 @@ def read_json_file(path: Path, shown: str, tally: Tally | None = None) -> Iterat
             raise UserError(f"{shown}:{e.lineno}: malformed JSON list (column {e.colno}): {e.msg}") from None
         except (RecursionError, ValueError):
             line = _list_error_line(text)
-            msg = str(_why(text, line))
+            msg = _why(text, line)
             raise UserError(f"{shown}:{line}: {msg} (a JSON list cannot be read past a bad element, in either "
                             "`on_error` mode)", hint="fix the element, or convert the file to JSONL to reject single lines") from None
         if not isinstance(items, list):
@@ -215,12 +220,8 @@ def _why(text: str, line: int) -> str:
     chunk = "\n".join(text.split("\n")[line - 1:]).lstrip(" \t\r\n,")
     try:
         json.JSONDecoder().raw_decode(chunk)
-    except json.JSONDecodeError as e:
-        return f"malformed JSON (column {e.colno}): {e.msg}"
-    except RecursionError:
-        return "JSON nested too deeply (Python's parser stops near 1,000 levels)"
-    except ValueError as e:
-        return f"unreadable JSON value: {str(e).split(';')[0]}"
+    except (ValueError, RecursionError) as e:
+        return json_error(e)
     return "malformed JSON"
 
 
