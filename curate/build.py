@@ -106,13 +106,16 @@ def build(recipe_or_path: Recipe | str | Path, out_root: str | Path = "builds", 
     writer = VersionWriter(Path(out_root), recipe.name, vid)
     from filelock import Timeout
 
-    lock = writer.lock()
     try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        if on_wait:
-            on_wait(f"waiting for another build of version {vid} to finish ...")
-        lock.acquire()
+        lock = writer.lock()
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            if on_wait:
+                on_wait(f"waiting for another build of version {vid} to finish ...")
+            lock.acquire()
+    except OSError as e:  # --out not writable (permissions, read-only file system)
+        raise UserError(f"--out: cannot write under {writer.final.parent}: {e.strerror or e}") from None
     try:
         notes = []
         if writer.exists() and not force:

@@ -286,6 +286,7 @@ def file_cases() -> list[Case]:
         Case("file-unknown-suffix", {"data.txt": good}, path="data.txt", error=r"data\.txt: unknown file type"),
         Case("file-fifo", {}, path="pipe.jsonl", special="fifo", error=r"pipe\.jsonl` is a FIFO"),
         Case("file-device", {}, path="/dev/zero", special="device", error=r"/dev/zero` is a device"),
+        Case("file-fifo-in-folder", {"a.jsonl": good}, path=".", special="fifo", error=r"pipe\.jsonl` is a FIFO"),
         Case("file-path-empty-string", {"data.jsonl": good}, path="", error=r"sources\[0\].*`path` is empty"),
         Case("file-path-empty-list", {"data.jsonl": good}, path=[], error=r"sources\[0\].*`path` is empty"),
     ]

@@ -82,9 +82,9 @@ def files_under(p: Path, suffixes: tuple[str, ...], unknown: list[Path] | None =
         return [p]
     out = []
     for f in sorted(p.rglob("*")):
-        if not f.is_file() or _is_hidden(f, p):
+        if f.is_dir() or _is_hidden(f, p):
             continue
-        if data_suffix(f) in suffixes:
+        if f.is_file() and data_suffix(f) in suffixes:
             out.append(f)
         elif unknown is not None:
             unknown.append(f)
@@ -118,8 +118,10 @@ def resolve_paths(patterns: list[str], base_dir: Path, source: str, *, what: str
             p = Path(m)
             unknown: list[Path] = []
             files = files_under(p, suffixes, unknown)
-            strange = [f for f in unknown if data_suffix(f) not in NOT_DATA and not f.name.upper().startswith(
-                ("README", "LICENSE", "LICENCE"))]
+            strange = [f for f in unknown if not f.is_file() or (data_suffix(f) not in NOT_DATA and not f.name.upper()
+                       .startswith(("README", "LICENSE", "LICENCE")))]  # a FIFO inside a folder is never skipped
+            if strange and not strange[0].is_file():
+                check_regular(strange[0], what)
             if strange and suffixes == DATA_SUFFIXES:
                 raise UserError(f"{what}: folder `{m}` holds {shown_path(strange[0], base_dir)}, a file of a kind "
                                 f"zhtune does not read ({len(strange)} such files)",
