@@ -98,9 +98,11 @@ def check_out_root(out_root: Path, name: str) -> None:
 
 
 def build(recipe_or_path: Recipe | str | Path, out_root: str | Path = "builds", *, quiet: bool = True,
-          force: bool = False, on_wait=None) -> BuildResult:
+          force: bool = False, on_wait=None, engine: str | None = None, address: str | None = None,
+          workers: int | None = None) -> BuildResult:
     """Build (or find) the version of a recipe. One build per version at a time: a second one waits for
-    the lock, then finds the first one's version (a cache hit). A damaged cached version is rebuilt."""
+    the lock, then finds the first one's version (a cache hit). A damaged cached version is rebuilt.
+    `engine` (default: the recipe's `run.engine`) changes where the build runs, never what it writes."""
     recipe = recipe_or_path if isinstance(recipe_or_path, Recipe) else load_recipe(recipe_or_path)
     check_out_root(Path(out_root), recipe.name)
     vid, key = version_id(recipe)
@@ -126,7 +128,14 @@ def build(recipe_or_path: Recipe | str | Path, out_root: str | Path = "builds", 
                 return BuildResult(writer.final, vid, True, v.manifest, {})
             notes.append(f"cached version {vid} is damaged ({'; '.join(problems)}): rebuilding it")
             force = True
-        res = _build_fresh(recipe, vid, key, writer, quiet, replace=force or writer.final.exists())
+        replace = force or writer.final.exists()
+        if (engine or recipe.run.engine) == "ray":
+            from curate.engines.ray_driver import build_on_ray
+
+            res = build_on_ray(recipe, vid, key, writer, quiet, replace, address=address or recipe.run.address,
+                               workers=workers or recipe.run.workers)
+        else:
+            res = _build_fresh(recipe, vid, key, writer, quiet, replace=replace)
         res.notes = notes
         return res
     finally:
@@ -177,7 +186,13 @@ def _build_fresh(recipe: Recipe, vid: str, key: dict, writer: VersionWriter, qui
     ctx = StageContext(seed=recipe.seed, source_order=[s.name for s in recipe.sources], base_dir=recipe.base_dir)
     table, stage_rejects = run_stages(table, recipe.stages, ctx, funnel, quiet=quiet)
     rejects += stage_rejects
+    manifest = finish_build(recipe, vid, key, writer, replace, funnel, inputs, table, rejects)
+    return BuildResult(writer.final, vid, False, manifest, funnel.seconds)
 
+
+def finish_build(recipe: Recipe, vid: str, key: dict, writer: VersionWriter, replace: bool, funnel: Funnel,
+                 inputs: list[dict], table: pl.DataFrame, rejects: list[pl.DataFrame]) -> dict:
+    """Mix, split, account and write the version: where both engines end. Returns the manifest."""
     t0 = time.perf_counter()
     chosen, dropped, mix_report = mix_records(table, recipe.mix, recipe.seed)
     not_sampled = as_rejects(dropped, "not_sampled", stage="mix")
@@ -214,5 +229,5 @@ def _build_fresh(recipe: Recipe, vid: str, key: dict, writer: VersionWriter, qui
         write_report(tmp, manifest, train, test, all_rejects)
         manifest["files"] = file_records(tmp)  # checked on every cache hit and before export/publish/train
         write_json(manifest, tmp / "manifest.json")
-    return BuildResult(writer.final, vid, False, manifest, funnel.seconds)
+    return manifest
 

@@ -23,12 +23,15 @@ class Funnel:
 
     def add(self, stage: str, before: pl.DataFrame, kept: pl.DataFrame, rejected: pl.DataFrame,
             stats: dict | None = None, seconds: float = 0.0) -> None:
-        n_in = Counter(before["source"].to_list())
-        n_kept = Counter(kept["source"].to_list())
-        n_rej = Counter(rejected["source"].to_list())
+        self.add_counts(stage, Counter(before["source"].to_list()), Counter(kept["source"].to_list()),
+                        Counter(rejected["source"].to_list()), Counter(rejected["reason"].to_list()), stats, seconds)
+
+    def add_counts(self, stage: str, n_in: Counter, n_kept: Counter, n_rej: Counter, n_reasons: Counter,
+                   stats: dict | None = None, seconds: float = 0.0) -> None:
+        """The same step from counts per source and per reason (what a distributed engine sums up)."""
         by_source = {s: {"in": n_in[s], "kept": n_kept[s], "rejected": n_rej[s]} for s in sorted(n_in | n_kept | n_rej)}
-        reasons = dict(sorted(Counter(rejected["reason"].to_list()).items(), key=lambda kv: (-kv[1], kv[0])))
-        self.steps.append({"stage": stage, "in": before.height, "kept": kept.height, "rejected": rejected.height,
+        reasons = dict(sorted(n_reasons.items(), key=lambda kv: (-kv[1], kv[0])))
+        self.steps.append({"stage": stage, "in": sum(n_in.values()), "kept": sum(n_kept.values()), "rejected": sum(n_rej.values()),
                            "by_source": by_source, "reasons": reasons, "stats": stats or {}})
         self.seconds[stage] = seconds
 
@@ -77,14 +80,15 @@ def validate_records(table: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     return kept, as_rejects(bad, pl.col("_reason"), stage="validate")
 
 
-def apply_stage(spec: StageSpec, table: pl.DataFrame, ctx: StageContext):
-    """Run one stage, on the sources it names; the others pass through, original order kept."""
-    module = stage_module(spec.name)
+def apply_stage(spec: StageSpec, table: pl.DataFrame, ctx: StageContext, apply=None):
+    """Run one stage (or `apply`, a stand-in with the stage's signature) on the sources it names;
+    the others pass through, original order kept."""
+    apply = apply or stage_module(spec.name).apply
     if not spec.sources:
-        return module.apply(table, spec.options, ctx)
+        return apply(table, spec.options, ctx)
     indexed = table.with_row_index("_order")
     inside = pl.col("source").is_in(spec.sources)
-    result = module.apply(indexed.filter(inside).drop("_order"), spec.options, ctx)
+    result = apply(indexed.filter(inside).drop("_order"), spec.options, ctx)
     # (source, meta) identifies an input record, so kept rows find their old position
     kept = result.kept.join(indexed.filter(inside).select("_order", "source", "meta"), on=["source", "meta"], how="left")
     passed = indexed.filter(~inside)

@@ -88,6 +88,14 @@ class Split(Strict):
     test: float = Field(default=0.0, ge=0.0, lt=1.0)
 
 
+class Run(Strict):
+    """Where a build runs: never part of the version id (docs/scale.md)."""
+
+    engine: Literal["local", "ray"] = "local"
+    address: str | None = None  # ray: `auto`, `ray://host:port`; none = start a local Ray
+    workers: int | None = Field(default=None, ge=1)  # ray: CPUs to use (a local Ray) / parallel tasks
+
+
 class StageSpec(Strict):
     """A validated entry of `clean:`: the stage name and its typed options."""
 
@@ -109,6 +117,7 @@ class Recipe(Strict):
     mix: Mix = Field(default_factory=Mix)
     split: Split = Field(default_factory=Split)
     base_dir: Path = Path(".")  # where relative paths resolve; not part of the version id
+    run: Run = Field(default_factory=Run)  # where it runs (engine); not part of the version id
 
     @field_validator("sources")
     @classmethod
@@ -125,7 +134,7 @@ class Recipe(Strict):
 
     def resolved(self) -> dict:
         """The recipe as it takes effect (defaults filled in), without machine-specific paths."""
-        d = self.model_dump(mode="json", exclude={"base_dir", "clean"})
+        d = self.model_dump(mode="json", exclude={"base_dir", "clean", "run"})
         d["clean"] = [s.resolved() for s in self.clean]
         return d
 

@@ -14,6 +14,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="builds", help="root folder for versions (default: builds/)")
     p.add_argument("--force", action="store_true", help="rebuild even if this version already exists")
     p.add_argument("--quiet", action="store_true", help="no progress bars or funnel; print only the version folder")
+    p.add_argument("--engine", choices=["local", "ray"], help="where to run (default: the recipe's run.engine, else local); "
+                   "never changes the version (docs/scale.md)")
+    p.add_argument("--address", help="ray: cluster to join (`auto`, `ray://host:port`); default: start a local Ray")
+    p.add_argument("--workers", type=int, help="ray: CPUs of a local Ray / parallel tasks")
 
 
 def print_funnel(manifest: dict, seconds: dict[str, float], out=sys.stdout) -> None:
@@ -35,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
     from curate.build import build
 
     say = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
-    result = build(args.recipe, args.out, quiet=args.quiet, force=args.force, on_wait=say)
+    result = build(args.recipe, args.out, quiet=args.quiet, force=args.force, on_wait=say,
+                   engine=args.engine, address=args.address, workers=args.workers)
     for note in result.notes:
         say(note)
     if not args.quiet:

@@ -166,8 +166,17 @@ def referenced_files(opts: Options, base_dir: Path) -> list[tuple[Path, str]]:
     return [(path, shown) for path, shown, _ in eval_files(opts.against, base_dir)]
 
 
+def eval_index(opts: Options, base_dir: Path) -> EvalIndex:
+    return EvalIndex(read_eval_items(opts.against, base_dir), opts)
+
+
 def apply(table: pl.DataFrame, opts: Options, ctx: StageContext) -> StageResult:
-    index = EvalIndex(read_eval_items(opts.against, ctx.base_dir), opts)
+    kept, rejected, (index, matches, first, near_candidates) = find_contaminated(table, eval_index(opts, ctx.base_dir), opts, ctx)
+    return StageResult(kept, rejected, contamination_stats(index, matches, first, near_candidates))
+
+
+def find_contaminated(table: pl.DataFrame, index: EvalIndex, opts: Options, ctx: StageContext) -> tuple:
+    """(kept, rejected, (index, matches, first match per row, near candidates)): what `_stats` sums up."""
     keys = table.select(match_key_expr(text_expr(opts.scope)).alias("t"))["t"]
     hits = _hits(keys, index.ngram, ctx.progress)
     exact = (pl.DataFrame({"key": keys, "row": np.arange(table.height)}).filter(pl.col("key").str.len_chars() > 0)
@@ -191,11 +200,10 @@ def apply(table: pl.DataFrame, opts: Options, ctx: StageContext) -> StageResult:
     hit = pl.col("how").is_not_null()
     kept = t.filter(~hit).select(table.columns)
     rejected = as_rejects(t.filter(hit), "contaminated", detail=pl.format("{} {}", pl.col("where"), pl.col("how")))
-    stats = _stats(index, matches, first, near_candidates)
-    return StageResult(kept, rejected, stats)
+    return kept, rejected, (index, matches, first, near_candidates)
 
 
-def _stats(index: EvalIndex, matches: pl.DataFrame, first: pl.DataFrame, near_candidates: int) -> dict:
+def contamination_stats(index: EvalIndex, matches: pl.DataFrame, first: pl.DataFrame, near_candidates: int) -> dict:
     per_set: dict[str, dict] = {}  # by `against:` entry (a folder counts as one set)
     for item in index.items:
         per_set.setdefault(item.group, {"items": 0, "matched_items": 0, "records": 0})["items"] += 1

@@ -15,12 +15,15 @@ from curate.stages.dedup import Options, cluster_stats, priority_expr, survivors
 from curate.text import text_expr
 
 
-def dedup_exact(table: pl.DataFrame, opts: Options, ctx: StageContext) -> StageResult:
+def group_key_expr(opts: Options) -> pl.Expr:
+    """The text two records must share to be exact duplicates."""
     text = text_expr(opts.scope)
     key = match_key_expr(text)
-    t = table.with_row_index("_row").with_columns(
-        pl.when(key == "").then(pl.lit("\u0000") + text.str.strip_chars()).otherwise(key).alias("_group"),
-        priority_expr(ctx).alias("_prio"))
+    return pl.when(key == "").then(pl.lit("\u0000") + text.str.strip_chars()).otherwise(key)
+
+
+def dedup_exact(table: pl.DataFrame, opts: Options, ctx: StageContext) -> StageResult:
+    t = table.with_row_index("_row").with_columns(group_key_expr(opts).alias("_group"), priority_expr(ctx).alias("_prio"))
     t = survivors(t)
     twin = t.select(pl.col("_row").alias("_keep"), pl.col("id").alias("_twin_id"), pl.col("source").alias("_twin_source"),
                     pl.format("{}:{}", pl.col("meta").struct.field("file"), pl.col("meta").struct.field("line")).alias("_twin_at"))

@@ -58,15 +58,28 @@ def near_duplicate_links(texts: pl.Series, opts: Options, progress=None) -> tupl
     return pairs[ok], jac[ok], stats
 
 
-def dedup_near(table: pl.DataFrame, opts: Options, ctx: StageContext) -> StageResult:
-    texts = table.select(match_key_expr(text_expr(opts.scope)).alias("t"))["t"]
-    links, jac, stats = near_duplicate_links(texts, opts, ctx.progress)
-    labels = components(table.height, links)
-    t = table.with_row_index("_row").with_columns(pl.Series("_group", labels, dtype=pl.Int64), priority_expr(ctx).alias("_prio"))
-    t = survivors(t)
-    best = (pl.DataFrame({"_row": np.concatenate([links[:, 0], links[:, 1]]).astype(np.uint32),
+def compared_texts(table: pl.DataFrame, opts: Options) -> pl.Series:
+    return table.select(match_key_expr(text_expr(opts.scope)).alias("t"))["t"]
+
+
+def best_jaccard(links: np.ndarray, jac: np.ndarray) -> pl.DataFrame:
+    """`_row` -> `_jac`: the highest Jaccard of any verified link of the row."""
+    return (pl.DataFrame({"_row": np.concatenate([links[:, 0], links[:, 1]]).astype(np.uint32),
                           "_jac": np.concatenate([jac, jac])}, schema={"_row": pl.UInt32, "_jac": pl.Float64})
             .group_by("_row").agg(pl.col("_jac").max()))
+
+
+def dedup_near(table: pl.DataFrame, opts: Options, ctx: StageContext) -> StageResult:
+    links, jac, stats = near_duplicate_links(compared_texts(table, opts), opts, ctx.progress)
+    labels = components(table.height, links)
+    return resolve_clusters(table, labels, best_jaccard(links, jac), stats, ctx)
+
+
+def resolve_clusters(table: pl.DataFrame, labels: np.ndarray, best: pl.DataFrame, stats: dict,
+                     ctx: StageContext) -> StageResult:
+    """Given each row's cluster label and best Jaccard: keep one per cluster (the twin rule), reject the rest."""
+    t = table.with_row_index("_row").with_columns(pl.Series("_group", labels, dtype=pl.Int64), priority_expr(ctx).alias("_prio"))
+    t = survivors(t)
     twin = t.select(pl.col("_row").alias("_keep"), pl.col("id").alias("_twin_id"), pl.col("source").alias("_twin_source"),
                     pl.format("{}:{}", pl.col("meta").struct.field("file"), pl.col("meta").struct.field("line")).alias("_twin_at"))
     t = t.join(twin, on="_keep", how="left").join(best, on="_row", how="left").sort("_row")
