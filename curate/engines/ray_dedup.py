@@ -20,7 +20,7 @@ LINK = {"a": pl.Int64, "b": pl.Int64}
 
 
 def _pl(batch) -> pl.DataFrame:
-    return pl.from_arrow(batch) if batch.num_rows else pl.DataFrame(schema=dict(pl.from_arrow(batch).schema))
+    return pl.from_arrow(batch)
 
 
 def _bucketed(df: pl.DataFrame, key: pl.Expr, buckets: int) -> pl.DataFrame:
@@ -35,7 +35,7 @@ def shuffle(ds, key_fn, buckets: int, fn, **kw):
         cols = _sort_cols(b)
         return fn(df.sort(cols) if cols else df, **kw).to_arrow()
 
-    return keyed.groupby("_bucket").map_groups(one, batch_format="pyarrow")
+    return keyed.groupby("_bucket", num_partitions=buckets).map_groups(one, batch_format="pyarrow")
 
 
 def _sort_cols(b) -> list[str]:
@@ -155,8 +155,8 @@ def near(ds, step, ctx, buckets: int, parts: int):
     opts = spec.options
     bands, rows = lsh_params(opts.threshold, opts.num_perm)
     band_rows = ds.map_batches(lambda b: _band_rows(_pl(b), opts).to_arrow(), batch_format="pyarrow").materialize()
-    no_shingles = sum(r["key"] for r in band_rows.filter(lambda r: r["band"] < 0).take_all())
-    keyed = band_rows.filter(lambda r: r["band"] >= 0)
+    no_shingles = sum(r["key"] for r in _where(band_rows, pl.col("band") < 0).take_all())
+    keyed = _where(band_rows, pl.col("band") >= 0)
     cands = shuffle(keyed, lambda df: pl.struct("band", "key"), buckets, _pairs)
     cands = shuffle(cands, lambda df: pl.struct("a", "b"), buckets, lambda df: df.unique()).materialize()
     texts = ds.map_batches(lambda b: _pl(b).select("_ord", _texts(opts)).to_arrow(), batch_format="pyarrow")
@@ -164,7 +164,7 @@ def near(ds, step, ctx, buckets: int, parts: int):
     tb = ta.join(texts, "inner", parts, on=("b",), right_on=("_ord",)).rename_columns({"t": "tb"})
     checked = tb.map_batches(lambda b: _verify(_pl(b), opts).to_arrow(), batch_format="pyarrow").materialize()
     n_cand = checked.count()
-    links = checked.filter(lambda r: r["jac"] >= opts.threshold).materialize()
+    links = _where(checked, pl.col("jac") >= opts.threshold).materialize()
     n_ok = links.count()
     stats = {"bands": bands, "rows_per_band": rows, "candidate_pairs": int(n_cand), "pairs_verified": int(n_ok),
              "candidates_rejected_by_jaccard": int(n_cand - n_ok), "records_without_shingles": int(no_shingles)}
@@ -178,6 +178,10 @@ def near(ds, step, ctx, buckets: int, parts: int):
     rec = rec.map_batches(lambda b: _with_group(_pl(b)).to_arrow(), batch_format="pyarrow")
     out = shuffle(rec, lambda df: pl.col("_group"), buckets, _resolve, spec=spec, label=label, spos=spos, ctx=ctx)
     return out, stats
+
+
+def _where(ds, cond: pl.Expr):
+    return ds.map_batches(lambda b: pl.from_arrow(b).filter(cond).to_arrow(), batch_format="pyarrow")
 
 
 def _texts(opts) -> pl.Expr:

@@ -9,8 +9,13 @@ driver's node over the records sorted back into load order. The driver holds cou
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import time
 from collections import Counter
+from contextlib import contextmanager
+from pathlib import Path
 
 import polars as pl
 
@@ -187,15 +192,37 @@ def _finish(recipe, vid, key, writer, replace, funnel, inputs, kept_refs, reject
     return finish_build(recipe, vid, key, writer, replace, funnel, inputs, table, [rejects])
 
 
+class StagedWriter:
+    """What `finish_build` writes through on a worker: a staging folder beside the version. The driver,
+    which holds the version's lock, then moves the files in through the usual atomic write."""
+
+    def __init__(self, final: Path):
+        self.final = final
+        self.stage = Path(tempfile.mkdtemp(prefix=f".ray-stage-{final.name}-", dir=final.parent))
+
+    @contextmanager
+    def open(self, replace: bool = False):
+        yield self.stage
+
+    def publish(self, writer, replace: bool) -> None:
+        with writer.open(replace=replace) as tmp:
+            for f in sorted(self.stage.iterdir()):
+                os.replace(f, tmp / f.name)
+        shutil.rmtree(self.stage, ignore_errors=True)
+
+
 def build_on_ray(recipe, vid: str, key: dict, writer, quiet: bool, replace: bool, address: str | None = None,
                  workers: int | None = None):
     from curate.build import BuildResult
 
     ray = connect(address, workers)
     from ray.data import DataContext
+    from ray.data.context import ShuffleStrategy
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-    DataContext.get_current().enable_progress_bars = not quiet
+    data = DataContext.get_current()
+    data.enable_progress_bars = not quiet
+    data.shuffle_strategy = ShuffleStrategy.SORT_SHUFFLE_PULL_BASED  # tasks, no actor pools: cheaper per shuffle
     buckets = max(2, 2 * int(ray.cluster_resources().get("CPU", 2)))
     funnel = Funnel()
     t0 = time.perf_counter()
@@ -210,6 +237,11 @@ def build_on_ray(recipe, vid: str, key: dict, writer, quiet: bool, replace: bool
     rejects = all_rejected[0].union(*all_rejected[1:])
     here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
     finish = ray.remote(_finish).options(scheduling_strategy=here)
-    manifest = _get(ray, finish.remote(recipe, vid, key, writer, replace, funnel, inputs,
-                                       ds.to_arrow_refs(), rejects.to_arrow_refs()))
+    staged = StagedWriter(writer.final)
+    try:
+        manifest = _get(ray, finish.remote(recipe, vid, key, staged, replace, funnel, inputs,
+                                           ds.to_arrow_refs(), rejects.to_arrow_refs()))
+        staged.publish(writer, replace)
+    finally:
+        shutil.rmtree(staged.stage, ignore_errors=True)
     return BuildResult(writer.final, vid, False, manifest, funnel.seconds)

@@ -1,0 +1,111 @@
+"""`--engine ray` gives the local engine's version id and bytes (Ray started here, by the tests)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'zhtune[ray]')")
+
+from conftest import write_recipe  # noqa: E402
+from curate.build import build  # noqa: E402
+from curate.recipe import load_recipe  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "recipes" / "demo.yaml"
+COMPARED = ("train.parquet", "test.parquet", "rejected.parquet", "manifest.json")
+MARKER_ENV = "ZHTUNE_TEST_KILL_MARKER"
+
+
+def kill_once_hook():
+    """Ray worker set-up: the first worker to run the quality filter dies mid-stage (os._exit), once."""
+    marker = os.environ.get(MARKER_ENV)
+    if not marker:
+        return
+    import curate.stages.quality_filter as qf
+
+    original = qf.apply
+
+    def apply(table, opts, ctx):
+        try:
+            fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            return original(table, opts, ctx)
+        os.close(fd)
+        os._exit(1)
+
+    qf.apply = apply
+
+
+def runtime_env(**env):
+    return {"env_vars": {"PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'tests'}", **env},
+            "worker_process_setup_hook": kill_once_hook}
+
+
+def same_build(recipe, tmp_path: Path) -> None:
+    local = build(recipe, tmp_path / "local", force=True)
+    distributed = build(recipe, tmp_path / "ray", force=True, engine="ray")
+    assert distributed.version == local.version and not distributed.cached
+    for name in COMPARED:
+        a, b = local.dir / name, distributed.dir / name
+        assert a.exists() == b.exists(), name
+        if a.exists():
+            assert a.read_bytes() == b.read_bytes(), f"{name} differs between engines"
+    acc = distributed.manifest["accounting"]
+    assert acc and all(r["balanced"] and r["read"] == r["kept"] + r["rejected"] for r in acc.values())
+    return distributed
+
+
+@pytest.fixture
+def local_ray(tmp_path):
+    marker = tmp_path / "killed-once"
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env=runtime_env(**{MARKER_ENV: str(marker)}))
+    yield marker
+    ray.shutdown()
+
+
+def test_demo_same_version_and_bytes_with_a_worker_killed_mid_stage(local_ray, tmp_path):
+    res = same_build(load_recipe(DEMO), tmp_path)
+    assert local_ray.exists(), "the quality filter never ran on a worker: nothing was killed"
+    steps = {s["stage"]: s for s in res.manifest["funnel"]}
+    assert steps["dedup:minhash"]["rejected"] > 0 and steps["decontaminate"]["rejected"] > 0  # the demo's planted twins
+
+
+@pytest.mark.slow
+def test_two_node_cluster_same_bytes(tmp_path):
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+    cluster.add_node(num_cpus=1)
+    try:
+        ray.init(address=cluster.address, runtime_env=runtime_env(), log_to_driver=False)
+        assert len([n for n in ray.nodes() if n["Alive"]]) == 2
+        same_build(load_recipe(DEMO), tmp_path)
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+
+
+@pytest.mark.slow
+def test_real_slices_same_bytes(shared_data, tmp_path):
+    from test_real_slices import real_recipe
+
+    clean = ["normalize", {"convert": {"config": "t2s"}}, {"language": {"keep": ["zh"]}}, "filter",
+             {"dedup": {"method": "exact"}}, {"dedup": {"method": "minhash"}},
+             {"decontaminate": {"against": [str(shared_data / "belle_eval")]}}]
+    recipe = real_recipe(shared_data, clean) | {"mix": {"total": 3000}, "split": {"test": 0.05}}
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env=runtime_env())
+    try:
+        same_build(write_recipe(tmp_path, recipe), tmp_path)
+    finally:
+        ray.shutdown()
+
+
+def test_unreachable_cluster_is_one_line(tmp_path, capsys):
+    from curate.errors import UserError
+
+    with pytest.raises(UserError, match="cannot reach the Ray cluster at ray://127.0.0.1:1"):
+        build(DEMO, tmp_path / "out", engine="ray", address="ray://127.0.0.1:1")
