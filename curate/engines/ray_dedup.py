@@ -38,6 +38,44 @@ def shuffle(ds, key_fn, buckets: int, fn, **kw):
     return keyed.groupby("_bucket", num_partitions=buckets).map_groups(one, batch_format="pyarrow")
 
 
+def bucket_join(left, right, left_on: str, right_on: str, buckets: int, how: str = "inner"):
+    """Join by a hash shuffle of both sides into the same buckets (a `groupby`, no actor pools)."""
+    ls, rs = left.schema(), right.schema()
+
+    def side(tag, key):
+        def fn(b):
+            df = pl.from_arrow(b)
+            return df.select(pl.lit(tag, dtype=pl.Int8).alias("_side"), pl.col(key).alias("_k"),
+                             pl.struct(df.columns).alias(f"_s{tag}")).to_arrow()
+        return fn
+
+    lt = left.map_batches(side(0, left_on), batch_format="pyarrow")
+    rt = right.map_batches(side(1, right_on), batch_format="pyarrow")
+    both = lt.map_batches(lambda b: _pad(b, rs, 1), batch_format="pyarrow").union(
+        rt.map_batches(lambda b: _pad(b, ls, 0), batch_format="pyarrow"))
+
+    def one(df: pl.DataFrame) -> pl.DataFrame:
+        lhs = df.filter(pl.col("_side") == 0).select("_k", "_s0").unnest("_s0")
+        rhs = df.filter(pl.col("_side") == 1).select("_k", "_s1").unnest("_s1")
+        rhs = rhs.drop(right_on)  # equal to the left key
+        return lhs.join(rhs, on="_k", how=how).drop("_k")
+
+    return shuffle(both, lambda df: pl.col("_k"), buckets, one)
+
+
+def _pad(b, schema, tag: int):
+    """Add the other side's (null) struct column so both sides share one schema."""
+    import pyarrow as pa
+
+    other = pa.struct([pa.field(n, t) for n, t in zip(schema.names, schema.types)])
+    col = pa.nulls(b.num_rows, type=other)
+    cols = {"_side": b.column("_side"), "_k": b.column("_k")}
+    mine = b.column(f"_s{1 - tag}")
+    cols[f"_s{1 - tag}"] = mine
+    cols[f"_s{tag}"] = col
+    return pa.table({k: cols[k] for k in ("_side", "_k", "_s0", "_s1")})
+
+
 def _sort_cols(b) -> list[str]:
     cols = b.schema.names
     return ["_ord"] if "_ord" in cols else [c for c in ("a", "b") if c in cols]
@@ -160,8 +198,8 @@ def near(ds, step, ctx, buckets: int, parts: int):
     cands = shuffle(keyed, lambda df: pl.struct("band", "key"), buckets, _pairs)
     cands = shuffle(cands, lambda df: pl.struct("a", "b"), buckets, lambda df: df.unique()).materialize()
     texts = ds.map_batches(lambda b: _pl(b).select("_ord", _texts(opts)).to_arrow(), batch_format="pyarrow")
-    ta = cands.join(texts, "inner", parts, on=("a",), right_on=("_ord",)).rename_columns({"t": "ta"})
-    tb = ta.join(texts, "inner", parts, on=("b",), right_on=("_ord",)).rename_columns({"t": "tb"})
+    ta = bucket_join(cands, texts, "a", "_ord", buckets).rename_columns({"t": "ta"}).materialize()
+    tb = bucket_join(ta, texts, "b", "_ord", buckets).rename_columns({"t": "tb"})
     checked = tb.map_batches(lambda b: _verify(_pl(b), opts).to_arrow(), batch_format="pyarrow").materialize()
     n_cand = checked.count()
     links = _where(checked, pl.col("jac") >= opts.threshold).materialize()
@@ -172,9 +210,16 @@ def near(ds, step, ctx, buckets: int, parts: int):
     ends = links.map_batches(lambda b: pl.concat([_pl(b).select(pl.col("a").alias("_ord"), "jac"),
                                                   _pl(b).select(pl.col("b").alias("_ord"), "jac")]).to_arrow(),
                              batch_format="pyarrow")
-    best = shuffle(ends, lambda df: pl.col("_ord"), buckets,
-                   lambda df: df.group_by("_ord").agg(pl.col("jac").max().alias("_jac")).sort("_ord"))
-    rec = ds if not n_ok else ds.join(roots, "left_outer", parts, on=("_ord",)).join(best, "left_outer", parts, on=("_ord",))
+    if n_ok:  # per linked record: its component root and its best Jaccard, then onto the records
+        marks = ends.map_batches(lambda b: pl.from_arrow(b).select("_ord", pl.lit(None, dtype=pl.Int64).alias("_root"),
+                                                                   pl.col("jac").alias("_jac")).to_arrow(), batch_format="pyarrow")
+        marks = marks.union(roots.map_batches(lambda b: pl.from_arrow(b).with_columns(
+            pl.lit(None, dtype=pl.Float64).alias("_jac")).to_arrow(), batch_format="pyarrow"))
+        per = shuffle(marks, lambda df: pl.col("_ord"), buckets,
+                      lambda df: df.group_by("_ord").agg(pl.col("_root").min(), pl.col("_jac").max()).sort("_ord"))
+        rec = bucket_join(ds, per.materialize(), "_ord", "_ord", buckets, how="left")
+    else:
+        rec = ds
     rec = rec.map_batches(lambda b: _with_group(_pl(b)).to_arrow(), batch_format="pyarrow")
     out = shuffle(rec, lambda df: pl.col("_group"), buckets, _resolve, spec=spec, label=label, spos=spos, ctx=ctx)
     return out, stats
