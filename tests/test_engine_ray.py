@@ -109,3 +109,14 @@ def test_unreachable_cluster_is_one_line(tmp_path, capsys):
 
     with pytest.raises(UserError, match="cannot reach the Ray cluster at ray://127.0.0.1:1"):
         build(DEMO, tmp_path / "out", engine="ray", address="ray://127.0.0.1:1")
+
+
+def test_run_options_are_not_part_of_the_version(tmp_path):
+    from curate.build import version_id
+
+    recipe = {"name": "r", "sources": [{"name": "a", "path": str(ROOT / "recipes/samples/alpaca_zh.json"), "format": "alpaca"}],
+              "clean": ["normalize"]}
+    plain = load_recipe(write_recipe(tmp_path, recipe, "plain.yaml"))
+    on_ray = load_recipe(write_recipe(tmp_path, recipe | {"run": {"engine": "ray", "address": "auto", "workers": 4}}, "ray.yaml"))
+    assert on_ray.run.engine == "ray" and plain.run.engine == "local"
+    assert version_id(on_ray)[0] == version_id(plain)[0]

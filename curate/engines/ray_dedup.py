@@ -185,7 +185,7 @@ def _resolve(df: pl.DataFrame, spec, label: str, spos: int, ctx) -> pl.DataFrame
     return run_steps(rows, [(spec.model_copy(update={"sources": None}), label, spos)], ctx, apply=apply)
 
 
-def near(ds, step, ctx, buckets: int, parts: int):
+def near(ds, step, ctx, buckets: int):
     """Returns (tagged dataset of the stage, the stats the driver adds to the cluster stats)."""
     from curate.minhash import lsh_params
 

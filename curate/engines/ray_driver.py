@@ -9,6 +9,7 @@ driver's node over the records sorted back into load order. The driver holds cou
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -20,7 +21,7 @@ from pathlib import Path
 import polars as pl
 
 from curate.engines.batches import KEPT_SCHEMA, run_steps
-from curate.engines.funnel_parts import add_steps
+from curate.engines.funnel_parts import add_steps, merge_stats
 from curate.errors import UserError
 from curate.pipeline import Funnel, stage_label
 from curate.records import RECORD_SCHEMA, REJECT_SCHEMA
@@ -45,8 +46,8 @@ def connect(address: str | None, workers: int | None):
         return ray
     import curate
 
-    pkg = str(__import__("pathlib").Path(curate.__file__).parent)
-    env = {"py_modules": [pkg]} if address else {"env_vars": {"PYTHONPATH": str(__import__("pathlib").Path(pkg).parent)}}
+    pkg = Path(curate.__file__).parent
+    env = {"py_modules": [str(pkg)]} if address else {"env_vars": {"PYTHONPATH": str(pkg.parent)}}
     try:
         if address:
             ray.init(address=address, runtime_env=env, log_to_driver=False)
@@ -157,14 +158,11 @@ def _run_pass(ray, ds, kind: str, steps: list[tuple], ctx: StageContext, buckets
         if steps[0][0].sources:
             raise UserError(f"recipe clean[{steps[0][2] - 1}].dedup: `sources:` with method minhash is not supported "
                             "by --engine ray yet", hint="run it with the local engine")
-        tagged, near_stats = ray_dedup.near(ds, steps[0], ctx, buckets, buckets)
+        tagged, near_stats = ray_dedup.near(ds, steps[0], ctx, buckets)
     kept, rejected, payloads = _split(tagged.materialize())
     names = {label: (spec.name if spec else "validate") for spec, label, _ in steps}
     stats = None
     if near_stats is not None:
-        from curate.engines.funnel_parts import merge_stats
-        import json
-
         label = steps[0][1]
         c = merge_stats("dedup", [(d["n"], d["stats"]) for d in map(json.loads, payloads)])
         c = c or {"duplicates": 0, "cross_source": 0, "clusters": 0, "largest_cluster": 0, "cluster_sizes": {}}
