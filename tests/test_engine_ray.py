@@ -74,6 +74,18 @@ def test_demo_same_version_and_bytes_with_a_worker_killed_mid_stage(local_ray, t
     assert steps["dedup:minhash"]["rejected"] > 0 and steps["decontaminate"]["rejected"] > 0  # the demo's planted twins
 
 
+def test_no_near_candidates_and_a_limited_source(local_ray, tmp_path):
+    """One record per source (`limit:` reads a source in one task): MinHash finds no pair at all."""
+    samples = ROOT / "recipes" / "samples"
+    recipe = {"name": "tiny", "sources": [
+        {"name": "a", "path": str(samples / "alpaca_zh.json"), "format": "alpaca", "limit": 1},
+        {"name": "s", "path": str(samples / "sharegpt_zh.jsonl"), "limit": 1}],
+        "clean": ["normalize", {"dedup": {"method": "minhash"}}]}
+    res = same_build(load_recipe(write_recipe(tmp_path, recipe)), tmp_path)
+    step = next(s for s in res.manifest["funnel"] if s["stage"] == "dedup:minhash")
+    assert step["stats"]["candidate_pairs"] == 0 and step["in"] == 2
+
+
 @pytest.mark.slow
 def test_two_node_cluster_same_bytes(tmp_path):
     from ray.cluster_utils import Cluster

@@ -197,20 +197,22 @@ def near(ds, step, ctx, buckets: int):
     keyed = _where(band_rows, pl.col("band") >= 0)
     cands = shuffle(keyed, lambda df: pl.struct("band", "key"), buckets, _pairs)
     cands = shuffle(cands, lambda df: pl.struct("a", "b"), buckets, lambda df: df.unique()).materialize()
-    texts = ds.map_batches(lambda b: _pl(b).select("_ord", _texts(opts)).to_arrow(), batch_format="pyarrow")
-    ta = bucket_join(cands, texts, "a", "_ord", buckets).rename_columns({"t": "ta"}).materialize()
-    tb = bucket_join(ta, texts, "b", "_ord", buckets).rename_columns({"t": "tb"})
-    checked = tb.map_batches(lambda b: _verify(_pl(b), opts).to_arrow(), batch_format="pyarrow").materialize()
-    n_cand = checked.count()
-    links = _where(checked, pl.col("jac") >= opts.threshold).materialize()
-    n_ok = links.count()
+    n_cand = cands.count()
+    n_ok = 0
+    if n_cand:  # texts onto both ends of every candidate pair, then the exact Jaccard
+        texts = ds.map_batches(lambda b: _pl(b).select("_ord", _texts(opts)).to_arrow(), batch_format="pyarrow")
+        ta = bucket_join(cands, texts, "a", "_ord", buckets).rename_columns({"t": "ta"}).materialize()
+        tb = bucket_join(ta, texts, "b", "_ord", buckets).rename_columns({"t": "tb"})
+        checked = tb.map_batches(lambda b: _verify(_pl(b), opts).to_arrow(), batch_format="pyarrow")
+        links = _where(checked, pl.col("jac") >= opts.threshold).materialize()
+        n_ok = links.count()
     stats = {"bands": bands, "rows_per_band": rows, "candidate_pairs": int(n_cand), "pairs_verified": int(n_ok),
              "candidates_rejected_by_jaccard": int(n_cand - n_ok), "records_without_shingles": int(no_shingles)}
-    roots = components(links, buckets) if n_ok else None
-    ends = links.map_batches(lambda b: pl.concat([_pl(b).select(pl.col("a").alias("_ord"), "jac"),
-                                                  _pl(b).select(pl.col("b").alias("_ord"), "jac")]).to_arrow(),
-                             batch_format="pyarrow")
     if n_ok:  # per linked record: its component root and its best Jaccard, then onto the records
+        roots = components(links, buckets)
+        ends = links.map_batches(lambda b: pl.concat([_pl(b).select(pl.col("a").alias("_ord"), "jac"),
+                                                      _pl(b).select(pl.col("b").alias("_ord"), "jac")]).to_arrow(),
+                                 batch_format="pyarrow")
         marks = ends.map_batches(lambda b: pl.from_arrow(b).select("_ord", pl.lit(None, dtype=pl.Int64).alias("_root"),
                                                                    pl.col("jac").alias("_jac")).to_arrow(), batch_format="pyarrow")
         marks = marks.union(roots.map_batches(lambda b: pl.from_arrow(b).with_columns(
