@@ -15,9 +15,9 @@ from typing import Callable, Iterable
 import polars as pl
 import yaml
 
-from curate.errors import UserError
-from curate.hashing import sha256_file
-from curate.version import SPLITS, Version, write_json
+from curate.core.errors import UserError
+from curate.core.hashing import sha256_file
+from curate.core.version import SPLITS, Version, write_json
 
 TOOLS = ("llamafactory", "axolotl", "trl", "jsonl")
 EXPORT_MANIFEST = "export.json"

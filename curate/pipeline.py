@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from curate.records import REJECT_SCHEMA, RECORD_SCHEMA, as_rejects
+from curate.core.records import REJECT_SCHEMA, RECORD_SCHEMA, as_rejects
 from curate.recipe import StageSpec
 from curate.stages import StageContext, stage_module
 from curate.text import contents_expr

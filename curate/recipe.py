@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from curate.errors import UserError
+from curate.core.errors import UserError
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -217,7 +217,7 @@ def check_mix_keys(recipe: "Recipe") -> None:
 
 
 def load_recipe(path: str | Path) -> Recipe:
-    from curate.yamlio import read_yaml
+    from curate.core.yamlio import read_yaml
 
     p = Path(path)
     return parse_recipe(read_yaml(p, "recipe"), p.resolve().parent, origin=str(p))

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from curate.errors import UserError
+from curate.core.errors import UserError
 from eval.tasks import format_validation_error
 
 
@@ -68,6 +68,6 @@ def parse_config(raw: Any, where: str) -> EvalConfig:
 
 
 def load_config(path: str | Path) -> EvalConfig:
-    from curate.yamlio import read_yaml
+    from curate.core.yamlio import read_yaml
 
     return parse_config(read_yaml(path, "config"), str(path))

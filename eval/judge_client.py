@@ -17,8 +17,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from curate.errors import UserError
-from curate.hashing import sha256_obj, short_id
+from curate.core.errors import UserError
+from curate.core.hashing import sha256_obj, short_id
 
 
 class JudgeError(Exception):

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from itertools import combinations
 
-from curate.errors import UserError
+from curate.core.errors import UserError
 from eval.answer_parsing import parse_choice
 from eval.generation import generate_greedy
 from eval.loglik import continuation_logprobs, encode_pair, special_prefix

@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from curate.errors import UserError
-from curate.hashing import sha256_obj
+from curate.core.errors import UserError
+from curate.core.hashing import sha256_obj
 from eval.config import EvalConfig, TaskRun
 from eval.metrics import aggregate_mc
 from eval.readers import (
@@ -160,7 +160,7 @@ def plan(cfg: EvalConfig, identity: dict) -> list[Job]:
 
 def _progress(total: int | None, desc: str, unit: str = "item"):
     """A bar on a terminal; without one (CI), a log line every 30 s, updated per batch scored."""
-    from curate.logs import Progress
+    from curate.core.logs import Progress
 
     return Progress(total, desc, unit=unit, logger="eval")
 
@@ -217,7 +217,7 @@ def load_model(cfg: EvalConfig):
 def evaluate(cfg: EvalConfig, log: Callable[[str], None] | None = None) -> list[tuple[Path, dict]]:
     """Run every planned job (or reuse its finished folder); returns [(folder, results)]."""
     log = log or _LOG.info
-    from curate.logs import quiet_known_warnings, quiet_library_bars
+    from curate.core.logs import quiet_known_warnings, quiet_library_bars
 
     quiet_known_warnings()
     quiet_library_bars()

@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 import curate.minhash as mh
-from curate.records import records_frame, with_ids
+from curate.core.records import records_frame, with_ids
 from curate.stages import StageContext, dedup
 
 WORDS = ("我们 今天 学习 历史 文化 城市 北京 上海 经济 发展 科技 创新 人工 智能 数据 分析 健康 饮食 运动 睡眠 "

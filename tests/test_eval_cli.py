@@ -10,7 +10,7 @@ import pytest
 import yaml
 from train_fixtures import one_thread, tiny_config, tiny_setup
 
-from curate.cli import main
+from curate.app.cli import main
 
 HDR = "id,question,A,B,C,D,answer"
 

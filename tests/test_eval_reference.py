@@ -15,7 +15,7 @@ torch = pytest.importorskip("torch")
 
 from train_fixtures import one_thread, tiny_setup  # noqa: E402
 
-from curate.cli import main  # noqa: E402
+from curate.app.cli import main  # noqa: E402
 from eval.readers.items import OpenItem  # noqa: E402
 from eval.reference import aggregate_reference, score_references  # noqa: E402
 from eval.tasks import load_task  # noqa: E402

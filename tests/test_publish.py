@@ -13,13 +13,13 @@ import pytest
 from huggingface_hub import DatasetCard
 
 from curate.build import build
-from curate.cli import main
-from curate.errors import UserError
+from curate.app.cli import main
+from curate.core.errors import UserError
 from curate.publish.card import build_card, check_card, merge_hub_metadata
 from curate.publish.hub import FolderHub, split_counts
 from curate.publish.licenses import classify, most_restrictive
 from curate.publish.push import publish
-from curate.version import Version, load_version
+from curate.core.version import Version, load_version
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "recipes" / "demo.yaml"
@@ -300,7 +300,7 @@ def test_merge_keeps_hub_metadata_only():
 
 
 def test_publish_diff_export_do_not_import_torch(demo, tmp_path):
-    code = ("import sys; from curate.cli import main; "
+    code = ("import sys; from curate.app.cli import main; "
             f"main(['publish', {str(demo.dir)!r}, '--repo', 'a/b', '--dry-run', '--out', {str(tmp_path / 'd')!r}]); "
             f"main(['diff', {str(demo.dir)!r}, {str(demo.dir)!r}]); "
             f"main(['export', {str(demo.dir)!r}, '--to', 'trl', '--out', {str(tmp_path / 'e')!r}]); "

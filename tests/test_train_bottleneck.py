@@ -64,7 +64,7 @@ def test_identity_at_init_then_live_on_every_layout(tmp_path, arch):
 
 
 def test_bad_options_name_the_key():
-    from curate.errors import UserError
+    from curate.core.errors import UserError
     from train.config import parse_config
 
     version, model = tiny_setup()
@@ -176,7 +176,7 @@ def test_dpo_with_bottleneck_adapter(tmp_path):
 
 
 def test_multiple_choice_scores_through_the_adapter(tmp_path):
-    from curate.cli import main
+    from curate.app.cli import main
 
     folder, _ = _train(tmp_path, "padapter")
     hdr = "id,question,A,B,C,D,answer"

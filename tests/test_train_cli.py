@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from train_fixtures import demo_rows, one_thread, tiny_setup, write_version
 
-from curate.cli import main
+from curate.app.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -114,7 +114,7 @@ def test_hub_model_offline_is_a_user_error(tmp_path, capsys, monkeypatch):
 
 
 def test_help_does_not_import_torch():
-    code = ("import sys; from curate.cli import build_parser; build_parser(); import train.cli;"
+    code = ("import sys; from curate.app.cli import build_parser; build_parser(); import curate.app.commands.train;"
             "bad = [m for m in ('torch', 'transformers', 'trl', 'peft') if m in sys.modules]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, cwd=REPO, timeout=120)
     assert out.returncode == 0, out.stderr

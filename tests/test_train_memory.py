@@ -10,7 +10,7 @@ import sys
 import pytest
 from train_fixtures import one_thread, tiny_config, tiny_setup
 
-from curate.errors import UserError
+from curate.core.errors import UserError
 from train.memory import GIB, ModelShape, estimate_peak_bytes, fit_defaults
 from train.runner import check_previous_attempt
 

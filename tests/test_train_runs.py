@@ -10,7 +10,7 @@ import pytest
 import yaml
 from train_fixtures import demo_rows, one_thread, tiny_config, tiny_setup, write_version
 
-from curate.errors import UserError
+from curate.core.errors import UserError
 
 
 def _train(raw: dict, logs: list | None = None, force: bool = False):

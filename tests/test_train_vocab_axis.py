@@ -59,7 +59,7 @@ def test_voc_and_voc_pre_are_distinct_bases(tmp_path):
 
 
 def test_cli_vocab_add_flag(tmp_path, capsys):
-    from curate.cli import main
+    from curate.app.cli import main
 
     one_thread()
     version, model = _version(tmp_path), tiny_setup()[1]
@@ -74,7 +74,7 @@ def test_cli_vocab_add_flag(tmp_path, capsys):
 
 
 def test_trainable_token_indices_is_refused_at_config_time(tmp_path):
-    from curate.errors import UserError
+    from curate.core.errors import UserError
     from train.config import parse_config
 
     version, model = tiny_setup()

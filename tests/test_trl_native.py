@@ -23,9 +23,9 @@ from pathlib import Path
 import pytest
 
 from curate.build import build
-from curate.cli import main
+from curate.app.cli import main
 from curate.export import export_version
-from curate.version import load_version
+from curate.core.version import load_version
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = range(10)

@@ -244,7 +244,7 @@ def test_prepare_vocab_model_writes_caches_and_loads(setup, tmp_path):
 
 
 def test_prepare_errors_are_user_errors(setup, tmp_path):
-    from curate.errors import UserError
+    from curate.core.errors import UserError
     from train.models import ModelSpec
     from train.vocab import VocabOptions, prepare_vocab_model
 
@@ -325,7 +325,7 @@ def test_pretrain_full_mode_trains_everything(setup, tmp_path):
 
 
 def test_cli_dry_run_and_real_run(setup, tmp_path, capsys):
-    from curate.cli import main
+    from curate.app.cli import main
 
     version, qwen, _ = setup
     out = tmp_path / "models"
@@ -355,7 +355,7 @@ def test_cli_dry_run_and_real_run(setup, tmp_path, capsys):
     (["--pretrain-steps", "0"], "invalid option --pretrain-steps: Input should be greater than 0"),
 ])
 def test_cli_user_errors_exit_2(setup, tmp_path, capsys, argv, message):
-    from curate.cli import main
+    from curate.app.cli import main
 
     version, qwen, _ = setup
     args = {"--model": str(qwen), "--add": "5", "--min-count": "3"}
@@ -379,7 +379,7 @@ def test_cli_import_stays_light():
     import subprocess
     import sys
 
-    code = "import sys, curate.cli, train.vocab_cli, train.vocab; print('torch' in sys.modules, 'transformers' in sys.modules)"
+    code = "import sys, curate.app.cli, curate.app.commands.vocab, train.vocab; print('torch' in sys.modules, 'transformers' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from train_fixtures import demo_rows, one_thread, tiny_setup, write_version
 
-from curate.errors import UserError
+from curate.core.errors import UserError
 
 DOCS = ["长城是中国古代的伟大建筑，全长两万多公里。", "春节是中国最重要的传统节日，人们会贴春联、吃饺子。",
         "人工智能正在改变我们的生活和工作方式。"]
@@ -77,7 +77,7 @@ def test_corpus_pretraining_is_recorded_and_content_addressed(tmp_path):
 
 
 def test_cli_corpus_needs_pretrain_steps(tmp_path, capsys):
-    from curate.cli import main
+    from curate.app.cli import main
 
     version = write_version(tmp_path / "builds", demo_rows(repeat=3), version_id="v0corpus")
     code = main(["vocab", str(version), "--model", str(tiny_setup()[1]), "--add", "5",

@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from curate.errors import UserError
+from curate.core.errors import UserError
 
 CONFIG_FILE, WEIGHTS_FILE = "bottleneck_config.json", "bottleneck_adapter.safetensors"
 CHILD = "bottleneck"  # the adapter's attribute name on the module it hooks

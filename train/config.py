@@ -22,7 +22,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from curate.errors import UserError
+from curate.core.errors import UserError
 from train.models import ModelSpec
 from train.vocab import VocabOptions
 
@@ -164,7 +164,7 @@ def load_config(path: str | Path | None, overrides: list[tuple[str, Any]] = ()) 
     raw: dict = {}
     source = "flags"
     if path is not None:
-        from curate.yamlio import read_yaml
+        from curate.core.yamlio import read_yaml
 
         p = Path(path)
         raw = read_yaml(p, "config file") or {}

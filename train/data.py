@@ -1,6 +1,6 @@
 """A built version -> the datasets TRL's trainers take (`messages`; `prompt`/`chosen`/`rejected`).
 
-The version is read only through `curate.version.load_version`; records are selected by type and
+The version is read only through `curate.core.version.load_version`; records are selected by type and
 source, then shaped for the stage. Preference records (non-null `rejected`) feed DPO; in SFT they
 are left out unless `preference_as_sft`, which trains on the chosen reply.
 """
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import polars as pl
 
-from curate.errors import UserError
-from curate.hashing import sha256_file
-from curate.version import MANIFEST, Version, load_version
+from curate.core.errors import UserError
+from curate.core.hashing import sha256_file
+from curate.core.version import MANIFEST, Version, load_version
 from train.config import DataSpec
 from train.templates import with_system_prompt
 

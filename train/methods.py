@@ -7,7 +7,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 
-from curate.errors import UserError
+from curate.core.errors import UserError
 
 # Module names per architecture (`config.model_type`): attention projections and MLP projections.
 _LLAMA_LIKE = {"attention": ["q_proj", "k_proj", "v_proj", "o_proj"], "mlp": ["gate_proj", "up_proj", "down_proj"],

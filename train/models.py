@@ -18,8 +18,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from curate.errors import UserError
-from curate.hashing import short_id
+from curate.core.errors import UserError
+from curate.core.hashing import short_id
 
 DTYPES = ("float32", "bfloat16", "float16", "auto")
 

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from curate.errors import UserError
+from curate.core.errors import UserError
 
 _LOG = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ CORPUS_SUFFIXES = (".txt", ".json", ".jsonl", ".parquet")
 def corpus_files(patterns: list[str]) -> list[tuple[Path, str]]:
     """(absolute path, display path) of every corpus file: globs and folders (relative to the working
     directory) expanded, sorted; a named file of another type is an error."""
-    from curate.loaders.files import resolve_paths
+    from curate.core.files import resolve_paths
 
     what = "vocab.pretrain.corpus"
     files = resolve_paths(patterns, Path.cwd(), "", what=what, suffixes=CORPUS_SUFFIXES)
@@ -44,7 +44,7 @@ def corpus_files(patterns: list[str]) -> list[tuple[Path, str]]:
 
 def read_corpus(patterns: list[str]) -> list[str]:
     """The documents of the corpus files; a bad record is an error naming file, line and key."""
-    from curate.loaders.files import read_file
+    from curate.core.files import read_file
 
     texts: list[str] = []
     for path, shown in corpus_files(patterns):

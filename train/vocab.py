@@ -21,8 +21,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from curate.errors import UserError
-from curate.hashing import sha256_file, short_id
+from curate.core.errors import UserError
+from curate.core.hashing import sha256_file, short_id
 from train.models import ModelSpec
 
 _LOG = logging.getLogger(__name__)
@@ -191,7 +191,7 @@ def record_texts(version, split: str) -> list[list[str]]:
 
 
 def held_out_split(version, split: str) -> str | None:
-    from curate.version import SPLITS
+    from curate.core.version import SPLITS
 
     return next((s for s in SPLITS if s != split and (version.dir / f"{s}.parquet").exists()), None)
 
@@ -216,7 +216,7 @@ def _tpc(tokenizer, splits: dict[str, list[str]]) -> dict[str, float]:
 
 def preview(spec: ModelSpec, version_dir: str | Path, options: VocabOptions) -> dict:
     """Mine and measure with the tokenizer only (no model, nothing written): the dry run."""
-    from curate.version import load_version
+    from curate.core.version import load_version
     from train.models import load_tokenizer
 
     version = load_version(version_dir)
@@ -238,7 +238,7 @@ def prepare_vocab_model(spec: ModelSpec, version_dir: str | Path, options: Vocab
     """Expand the base model's vocabulary with words mined from the version (and optionally continue
     pre-training); return the cached model folder, loadable with ModelSpec(path=str(folder))."""
     log = log or _LOG.info
-    from curate.version import atomic_dir, load_version
+    from curate.core.version import atomic_dir, load_version
     from train.models import load_model_and_tokenizer
     from train.runs import package_versions, write_json
 

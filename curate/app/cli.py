@@ -12,18 +12,18 @@ import argparse
 import importlib
 import sys
 
-from curate.errors import UserError
+from curate.core.errors import UserError
 
 # name -> module; order is the order shown in --help.
 COMMANDS: dict[str, str] = {
-    "build": "curate.commands.build",
-    "diff": "curate.commands.diff",
-    "export": "curate.commands.export",
-    "publish": "curate.commands.publish",
-    "train": "train.cli",
-    "eval": "eval.cli",
-    "ablate": "curate.commands.ablate",
-    "vocab": "train.vocab_cli",
+    "build": "curate.app.commands.build",
+    "diff": "curate.app.commands.diff",
+    "export": "curate.app.commands.export",
+    "publish": "curate.app.commands.publish",
+    "train": "curate.app.commands.train",
+    "eval": "curate.app.commands.eval",
+    "ablate": "curate.app.commands.ablate",
+    "vocab": "curate.app.commands.vocab",
 }
 
 
@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from curate.logs import setup
+    from curate.core.logs import setup
 
     setup(-1 if args.quiet_logs or getattr(args, "quiet", False) else args.verbose)
     try:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from curate.errors import UserError
+from curate.core.errors import UserError
 
 DATA_SUFFIXES = (".json", ".jsonl", ".parquet", ".csv", ".tsv")
 

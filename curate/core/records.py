@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from curate.hashing import sha256_obj
+from curate.core.hashing import sha256_obj
 
 MESSAGE = pl.Struct({"role": pl.String, "content": pl.String})
 META = pl.Struct({"file": pl.String, "line": pl.Int64})

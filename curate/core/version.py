@@ -13,7 +13,7 @@ from typing import Iterator
 
 import polars as pl
 
-from curate.errors import UserError
+from curate.core.errors import UserError
 
 SPLITS = ("train", "test")
 MANIFEST = "manifest.json"

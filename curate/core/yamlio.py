@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from curate.errors import UserError
+from curate.core.errors import UserError
 
 
 def read_yaml(path: str | Path, what: str = "file") -> Any:

@@ -8,11 +8,11 @@ from typing import Iterable, Iterator
 
 import polars as pl
 
-from curate.errors import UserError
-from curate.hashing import sha256_file
-from curate.loaders.files import EmptyFileError, RawRow, read_file, resolve_paths
+from curate.core.errors import UserError
+from curate.core.hashing import sha256_file
+from curate.core.files import EmptyFileError, RawRow, read_file, resolve_paths
 from curate.loaders.formats import CONVERTERS, FORMATS_HELP, SchemaError, apply_columns, check_roles, detect_format
-from curate.records import REJECT_SCHEMA, record_id, records_frame
+from curate.core.records import REJECT_SCHEMA, record_id, records_frame
 from curate.recipe import Source
 
 

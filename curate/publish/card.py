@@ -12,11 +12,11 @@ from importlib import resources
 
 import yaml
 
-from curate.errors import UserError
+from curate.core.errors import UserError
 from curate.publish.card_sections import USES, citation, example, usage, zh_summary
 from curate.publish.hub import split_counts
 from curate.publish.licenses import HUB_LICENSES, MixLicense, most_restrictive
-from curate.version import Version
+from curate.core.version import Version
 
 TASK_CATEGORIES = ("text-generation",)
 DEDUP_STAGES = ("dedup",)

@@ -85,8 +85,8 @@ def _fingerprint(manifest: dict) -> list[dict]:
 def reproduces(manifest: dict, recipe: dict) -> bool:
     """Does building `recipe` over the manifest's inputs (same code, same packages) give its id?"""
     from curate.build import version_key
-    from curate.errors import UserError
-    from curate.hashing import short_id
+    from curate.core.errors import UserError
+    from curate.core.hashing import short_id
     from curate.recipe import parse_recipe
 
     try:

@@ -12,7 +12,7 @@ from typing import Literal
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
-from curate.records import empty_rejects, with_ids
+from curate.core.records import empty_rejects, with_ids
 from curate.stages import StageContext, StageResult
 from curate.text import map_contents, text_expr
 

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from curate.minhash import (BLOCK, HashSet, codepoints, jaccard, lsh_params, match_key_expr, ngram_hashes, shingle_sets, text_bands,
                             workers)
-from curate.records import as_rejects
+from curate.core.records import as_rejects
 from curate.stages import StageContext, StageResult
 from curate.stages.eval_sets import EvalItem, eval_files, read_eval_items
 from curate.text import text_expr

@@ -9,7 +9,7 @@ from __future__ import annotations
 import polars as pl
 
 from curate.minhash import match_key_expr
-from curate.records import as_rejects
+from curate.core.records import as_rejects
 from curate.stages import StageContext, StageResult
 from curate.stages.dedup import Options, cluster_stats, priority_expr, survivors
 from curate.text import text_expr

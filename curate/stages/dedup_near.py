@@ -13,7 +13,7 @@ import polars as pl
 
 from curate.minhash import (PERM_SEED, candidate_pairs, components, lsh_params, match_key_expr, shingle_sets, text_bands,
                             verify_pairs)
-from curate.records import as_rejects
+from curate.core.records import as_rejects
 from curate.stages import StageContext, StageResult
 from curate.stages.dedup import Options, cluster_stats, priority_expr, survivors
 from curate.text import text_expr

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from curate.errors import UserError
-from curate.loaders.files import files_under, read_file, shown_path
+from curate.core.errors import UserError
+from curate.core.files import files_under, read_file, shown_path
 
 EVAL_SUFFIXES = (".json", ".jsonl", ".csv", ".tsv", ".parquet", ".txt")
 QUESTION_FIELDS = ("question", "Question", "题目", "instruction", "prompt", "query", "problem", "text")

@@ -33,8 +33,8 @@ from typing import Literal
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
-from curate.errors import UserError
-from curate.records import as_rejects
+from curate.core.errors import UserError
+from curate.core.records import as_rejects
 from curate.stages import StageContext, StageResult
 from curate.text import contents_expr, plain_han_expr, prose, script_of, segments
 

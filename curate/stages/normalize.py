@@ -8,7 +8,7 @@ from __future__ import annotations
 import polars as pl
 from pydantic import BaseModel, ConfigDict
 
-from curate.records import empty_rejects, with_ids
+from curate.core.records import empty_rejects, with_ids
 from curate.stages import StageContext, StageResult
 from curate.text import map_text, text_expr
 

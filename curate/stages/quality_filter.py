@@ -17,8 +17,8 @@ from pathlib import Path
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
-from curate.errors import UserError
-from curate.records import as_rejects
+from curate.core.errors import UserError
+from curate.core.records import as_rejects
 from curate.stages import StageContext, StageResult
 from curate.text import cjk_share, contents_expr, joined_prose, plain_han_expr, text_expr
 

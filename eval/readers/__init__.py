@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from curate.errors import UserError
+from curate.core.errors import UserError
 from eval.readers.belle_jsonl import normalize_class, read_belle_prompts, read_belle_set
 from eval.readers.csv_exam import read_csv_exam
 from eval.readers.items import LETTERS, MCItem, OpenItem, check_mc

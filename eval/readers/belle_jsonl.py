@@ -12,7 +12,7 @@ import re
 import unicodedata
 from pathlib import Path
 
-from curate.errors import UserError
+from curate.core.errors import UserError
 from eval.readers.items import OpenItem
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from curate.errors import UserError
+from curate.core.errors import UserError
 from eval.readers.items import MCItem, check_mc
 
 CEVAL_HEADER = ["id", "question", "A", "B", "C", "D", "answer"]

@@ -10,7 +10,7 @@ import json
 import re
 from pathlib import Path
 
-from curate.errors import UserError
+from curate.core.errors import UserError
 from eval.readers.items import LETTERS, MCItem, check_mc
 
 _OPTION_LINE = re.compile(r"^\s*([A-J])\s*[:：.．、)]\s*(.*)$")

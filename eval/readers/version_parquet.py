@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from curate.errors import UserError
+from curate.core.errors import UserError
 from eval.readers.items import OpenItem
 
 

@@ -13,8 +13,8 @@ from typing import Any
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
-from curate.errors import UserError
-from curate.hashing import sha256_text
+from curate.core.errors import UserError
+from curate.core.hashing import sha256_text
 from eval.tasks.schema import (
     MC_METHODS,
     MultipleChoiceTask,

@@ -14,7 +14,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from curate.errors import UserError
+from curate.core.errors import UserError
 
 UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600}
 

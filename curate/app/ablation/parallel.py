@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from curate.errors import UserError
+from curate.core.errors import UserError
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -52,7 +52,7 @@ def run_workers(ablation: str | Path, spec, runs, jobs: int, worker_args: list[s
     try:
         for i in range(jobs):
             path = logs / f"shard-{i}-of-{jobs}.log"
-            cmd = [sys.executable, "-m", "curate.cli", "ablate", str(ablation), "--shard", f"{i}/{jobs}",
+            cmd = [sys.executable, "-m", "curate.app.cli", "ablate", str(ablation), "--shard", f"{i}/{jobs}",
                    "--threads", str(threads), *worker_args]
             f = open(path, "w", encoding="utf-8")
             procs.append((i, subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=env), f, path))

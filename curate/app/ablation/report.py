@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from curate.ablation.stats import bootstrap_delta, mean_interval, shown
+from curate.app.ablation.stats import bootstrap_delta, mean_interval, shown
 
 ALL = "(all)"
 

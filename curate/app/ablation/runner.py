@@ -18,7 +18,7 @@ from typing import Callable
 
 import polars as pl
 
-from curate.ablation.spec import (
+from curate.app.ablation.spec import (
     AblationSpec,
     Variant,
     deep_merge,
@@ -27,8 +27,8 @@ from curate.ablation.spec import (
     merge_train,
     rebase_paths,
 )
-from curate.errors import UserError
-from curate.yamlio import read_yaml
+from curate.core.errors import UserError
+from curate.core.yamlio import read_yaml
 
 # seconds per optimizer step measured on this 2-core CPU (batch 4 x 256 tokens), for --dry-run estimates
 # Training tokens per second measured on this project's CPU with one thread (docs/train.md, Benchmark).
@@ -141,7 +141,7 @@ def plan(spec: AblationSpec, here: Path, scale: float = 1.0, sizing=None) -> lis
 def estimate_seconds(runs: list[PlannedRun], speed: float | None = None) -> float:
     """Training time from tokens per step and the measured CPU speed (evaluation not included);
     `speed` (tokens/s, e.g. the ablation file's budget.tokens_per_second) wins over the table."""
-    from curate.hashing import stable_json
+    from curate.core.hashing import stable_json
 
     total, pretrained = 0.0, set()
     for r in runs:
@@ -234,7 +234,7 @@ def execute(spec: AblationSpec, runs: list[PlannedRun], log: Callable[[str], Non
 
 def budget_sizing(spec: AblationSpec, here: Path, budget_s: float, jobs: int | None = None):
     """budget.Sizing for this study: variants from the file, speed from the budget block or the table."""
-    from curate.ablation.budget import size_study
+    from curate.app.ablation.budget import size_study
 
     recipe_path = (here / spec.recipe).resolve()
     base_recipe = deep_merge(read_yaml(recipe_path, "ablation recipe") or {}, spec.recipe_overrides)
@@ -254,7 +254,7 @@ def run_ablation(path: str | Path, *, scale: float = 1.0, dry_run: bool = False,
                  threads: int = 1, log: Callable[[str], None] | None = None) -> Path | None:
     """Plan, run and report. With `only` or `shard`, run just those runs (one job of several) and report
     nothing; with `jobs` > 1, run the plan as that many worker processes, then report."""
-    from curate.ablation.budget import parse_duration
+    from curate.app.ablation.budget import parse_duration
 
     log = log or _LOG.info
     spec, here = load_spec(path)
@@ -284,13 +284,13 @@ def run_ablation(path: str | Path, *, scale: float = 1.0, dry_run: bool = False,
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     if jobs and jobs > 1:
-        from curate.ablation.parallel import run_workers
+        from curate.app.ablation.parallel import run_workers
 
         worker_args = (["--budget", budget, "--jobs", str(jobs)] if budget else []) + \
             (["--scale", repr(scale)] if scale != 1.0 else [])
         run_workers(path, spec, runs, jobs, worker_args, threads=threads, log=log)
     scores = execute(spec, runs, log)
-    from curate.ablation.report import write_ablation_report
+    from curate.app.ablation.report import write_ablation_report
 
     write_ablation_report(out, spec, runs, scores, seconds=time.perf_counter() - t0, sizing=sizing)
     return out

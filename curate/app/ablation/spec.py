@@ -37,7 +37,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from curate.errors import UserError
+from curate.core.errors import UserError
 from curate.recipe import format_validation_error
 
 
@@ -78,7 +78,7 @@ class VariantSpec(Strict):
 
 
 class BudgetSpec(Strict):
-    """What `--budget` needs besides the measured training speed (curate/ablation/budget.py)."""
+    """What `--budget` needs besides the measured training speed (curate/app/ablation/budget.py)."""
 
     jobs: int = Field(2, ge=1)  # parallel jobs, one torch thread each
     eval_seconds_per_run: float = Field(120.0, ge=0)  # measured: evaluation of one run, model load included
@@ -228,7 +228,7 @@ def expand_variants(spec: AblationSpec, base_recipe: dict, here: Path, recipe_di
 
 
 def load_spec(path: str | Path) -> tuple[AblationSpec, Path]:
-    from curate.yamlio import read_yaml
+    from curate.core.yamlio import read_yaml
 
     p = Path(path)
     raw = read_yaml(p, "ablation file")

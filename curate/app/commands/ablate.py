@@ -25,8 +25,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from curate.ablation.runner import run_ablation
-    from curate.errors import UserError
+    from curate.app.ablation.runner import run_ablation
+    from curate.core.errors import UserError
 
     if args.scale <= 0:
         raise UserError("--scale must be positive")
@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--jobs must be at least 1")
     shard = None
     if args.shard:
-        from curate.ablation.parallel import parse_shard
+        from curate.app.ablation.parallel import parse_shard
 
         shard = parse_shard(args.shard)
     if not args.dry_run:

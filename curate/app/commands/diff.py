@@ -17,7 +17,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from curate.diff import diff_versions, render_text
-    from curate.version import load_version
+    from curate.core.version import load_version
 
     d = diff_versions(load_version(args.a), load_version(args.b))
     if args.json:

@@ -34,7 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _config_from_flags(args) -> dict:
-    from curate.errors import UserError
+    from curate.core.errors import UserError
 
     if not args.model or not args.task:
         raise UserError("give a config YAML, or --model and at least one --task (with --data-dir)")
@@ -71,7 +71,7 @@ def run(args) -> int:
     from eval.runner import evaluate
 
     if args.config:
-        from curate.yamlio import read_yaml
+        from curate.core.yamlio import read_yaml
 
         raw = read_yaml(args.config, "config")
         where = args.config

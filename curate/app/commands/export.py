@@ -19,7 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from curate.export import export_version
-    from curate.version import load_version
+    from curate.core.version import load_version
 
     out, manifest = export_version(load_version(args.version), args.to, args.out)
     for name, f in manifest["files"].items():

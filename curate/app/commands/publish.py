@@ -21,7 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _dry_run_folder(out: Path) -> Path:
-    from curate.errors import UserError
+    from curate.core.errors import UserError
 
     if out.exists() and any(out.iterdir()):
         if not (out / "README.md").exists():
@@ -33,7 +33,7 @@ def _dry_run_folder(out: Path) -> Path:
 def run(args: argparse.Namespace) -> int:
     from curate.publish.hub import FolderHub, HfHub
     from curate.publish.push import publish
-    from curate.version import load_version
+    from curate.core.version import load_version
 
     version = load_version(args.version)
     if args.dry_run:
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         from huggingface_hub.errors import HfHubHTTPError
 
         if isinstance(e, HfHubHTTPError):
-            from curate.errors import UserError
+            from curate.core.errors import UserError
 
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise UserError(f"the Hub refused the push: {first}",

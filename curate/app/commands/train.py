@@ -20,7 +20,7 @@ FLAGS: dict[str, str] = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.epilog = ("Multi-GPU / multi-node: `accelerate launch [--config_file fsdp.yaml] -m curate.cli train "
+    parser.epilog = ("Multi-GPU / multi-node: `accelerate launch [--config_file fsdp.yaml] -m curate.app.cli train "
                      "CONFIG.yaml`. See docs/train.md.")
     parser.add_argument("config", nargs="?", help="train config YAML (flags below override its keys)")
     g = parser.add_argument_group("config keys as flags")
@@ -54,7 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def overrides(args: argparse.Namespace) -> list[tuple[str, object]]:
-    from curate.errors import UserError
+    from curate.core.errors import UserError
     from train.config import parse_value
 
     out: list[tuple[str, object]] = []
@@ -79,12 +79,12 @@ def run(args: argparse.Namespace) -> int:
         for name, m in METHODS.items():
             print(f"{name:10s} {m.config_class or '-':20s} {m.doc}")
         return 0
-    from curate.errors import UserError
+    from curate.core.errors import UserError
 
     if args.config is None and args.data is None:
         raise UserError("curate train needs a CONFIG.yaml or --data/--model flags",
                         hint="e.g. curate train recipes/train/tiny_lora.yaml")
-    from curate.version import resolve_version_dir
+    from curate.core.version import resolve_version_dir
     from train.config import load_config
 
     cfg = load_config(args.config, overrides(args))  # every check before torch/TRL are imported

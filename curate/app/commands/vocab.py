@@ -48,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def options_from(args: argparse.Namespace):
     from pydantic import ValidationError
 
-    from curate.errors import UserError
+    from curate.core.errors import UserError
     from train.vocab import PretrainOptions, VocabOptions
 
     if args.add <= 0:
