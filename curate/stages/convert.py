@@ -7,6 +7,7 @@ itself) and after, and how many records and turns it changed.
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Literal
 
 import polars as pl
@@ -84,3 +85,16 @@ def apply(table: pl.DataFrame, opts: Options, ctx: StageContext) -> StageResult:
         "traditional_before_by_source": {s: int(c) for s, c in per_source.iter_rows()},
     }
     return StageResult(with_ids(out), empty_rejects(), stats)
+
+
+def report_section(step: dict, options: dict, plots: Path, passed) -> list[str]:
+    """report.md: Traditional-script share before and after, per source."""
+    stats = step["stats"]
+    by_source = stats.get("traditional_before_by_source") or {}
+    if "traditional_share_before" not in stats:
+        return []
+    lines = [f"Traditional-script share: **{stats['traditional_share_before']:.1%}** of records before, "
+             f"**{stats['traditional_share_after']:.1%}** after.", ""]
+    if by_source:
+        lines += ["| source | Traditional records before |", "|---|---:|", *[f"| {s} | {n} |" for s, n in by_source.items()], ""]
+    return lines

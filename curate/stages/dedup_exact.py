@@ -11,7 +11,8 @@ import polars as pl
 from curate.minhash import match_key_expr
 from curate.core.records import as_rejects
 from curate.stages import StageContext, StageResult
-from curate.stages.dedup import Options, cluster_stats, priority_expr, survivors
+from curate.stages.dedup_options import Options
+from curate.stages.dedup_twins import cluster_stats, priority_expr, survivors
 from curate.text import text_expr
 
 

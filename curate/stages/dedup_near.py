@@ -2,7 +2,7 @@
 
 Records whose shingle sets have Jaccard >= threshold are linked; a cluster is a connected
 component of those links (so A~B and B~C put A, B, C together even if A and C differ more).
-The cluster keeps one record by the twin rule in `dedup.py`; the others are rejected with
+The cluster keeps one record by the twin rule in `dedup_twins.py`; the others are rejected with
 reason `near_duplicate`, `twin_id` = the survivor, and the best Jaccard they reached.
 """
 
@@ -15,7 +15,8 @@ from curate.minhash import (PERM_SEED, candidate_pairs, components, lsh_params, 
                             verify_pairs)
 from curate.core.records import as_rejects
 from curate.stages import StageContext, StageResult
-from curate.stages.dedup import Options, cluster_stats, priority_expr, survivors
+from curate.stages.dedup_options import Options
+from curate.stages.dedup_twins import cluster_stats, priority_expr, survivors
 from curate.text import text_expr
 
 

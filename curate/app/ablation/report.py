@@ -127,9 +127,9 @@ def sentence(d: dict, expected: dict | None = None) -> str:
 
 
 def plot_deltas(deltas: pl.DataFrame, path: Path) -> None:
-    from curate.report import _plt, _save
+    from curate.report_plots import pyplot, save_figure
 
-    plt = _plt()
+    plt = pyplot()
     groups = deltas.filter(pl.col("group") != ALL)
     tasks = sorted(set(groups["task"]))
     fig, axes = plt.subplots(len(tasks) or 1, 1, figsize=(8, 2.8 * max(len(tasks), 1)), squeeze=False)
@@ -150,16 +150,16 @@ def plot_deltas(deltas: pl.DataFrame, path: Path) -> None:
         ax.set_ylabel(f"Δ vs base ({metric_of(task).unit})")
         ax.set_title(task)
         ax.legend(fontsize=6, ncol=3)
-    _save(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
 
 
 def plot_heatmap(deltas: pl.DataFrame, path: Path) -> dict:
     """Variants x (task, category): colour only where the 95% interval excludes zero (the effects the
     summary calls shown); other cells grey. Every cell prints Δ and its interval. Returns the grid drawn."""
-    from curate.report import _plt, _save
+    from curate.report_plots import pyplot, save_figure
 
-    plt = _plt()
+    plt = pyplot()
     cols = sorted({(r["task"], r["group"]) for r in deltas.to_dicts()})
     variants = sorted(set(deltas["variant"]))
     grid = np.full((len(variants), len(cols)), np.nan)
@@ -185,7 +185,7 @@ def plot_heatmap(deltas: pl.DataFrame, path: Path) -> dict:
     n_shown = sum(bool(r["shown"]) for r in cells.values())
     ax.set_title(f"Δ vs base [95% bootstrap CI], in each metric's unit: {n_shown} of {len(cells)} cells shown "
                  "(CI excludes 0); grey: not shown", fontsize=8)
-    _save(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
     return {"shown": n_shown, "cells": len(cells), "coloured": int(np.isfinite(grid).sum())}
 
