@@ -6,12 +6,11 @@ import difflib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from curate.core.errors import UserError
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from curate.core.schema import StrictFrozen as Strict
+from curate.core.schema import format_validation_error
 
 
 class Source(Strict):
@@ -110,49 +109,6 @@ class Recipe(Strict):
         d = self.model_dump(mode="json", exclude={"base_dir", "clean"})
         d["clean"] = [s.resolved() for s in self.clean]
         return d
-
-
-def _loc(loc: tuple) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _hint(err: dict, model: type[BaseModel] | None) -> str:
-    if err["type"] == "extra_forbidden" and model is not None:
-        key = str(err["loc"][-1])
-        fields = list(_fields_at(model, err["loc"][:-1]))
-        close = difflib.get_close_matches(key, fields, n=1)
-        known = ", ".join(fields)
-        return f"unknown key `{key}`" + (f"; did you mean `{close[0]}`?" if close else "") + f" (known: {known})"
-    return err["msg"]
-
-
-def _fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
-    """Field names of the (nested) model at a location, for 'did you mean' hints."""
-    current: Any = model
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        field = getattr(current, "model_fields", {}).get(part)
-        if field is None:
-            return []
-        ann = field.annotation
-        args = getattr(ann, "__args__", ())
-        current = next((a for a in (ann, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
-        if current is None:
-            return []
-    return list(getattr(current, "model_fields", {}))
-
-
-def format_validation_error(e: ValidationError, prefix: str, model: type[BaseModel] | None) -> str:
-    lines = []
-    for err in e.errors():
-        path = _loc(err["loc"])
-        where = f"{prefix}.{path}" if prefix and path else (prefix or path or "(top level)")
-        lines.append(f"  {where}: {_hint(err, model)}")
-    return "\n".join(lines)
 
 
 def parse_stage_entry(entry: Any, index: int) -> StageSpec:

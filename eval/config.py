@@ -8,14 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from curate.core.errors import UserError
-from eval.tasks import format_validation_error
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+from curate.core.schema import Strict as _Strict
+from curate.core.schema import format_validation_error
 
 
 class JudgeConfig(_Strict):
@@ -64,7 +61,7 @@ def parse_config(raw: Any, where: str) -> EvalConfig:
     try:
         return EvalConfig.model_validate(raw)
     except ValidationError as e:
-        raise UserError(format_validation_error(e, where)) from None
+        raise UserError(format_validation_error(e, file=where)) from None
 
 
 def load_config(path: str | Path) -> EvalConfig:

@@ -58,7 +58,8 @@ def test_bad_corpus_files_are_one_clear_error(tmp_path, name, content, message):
 
 def test_corpus_pretraining_is_recorded_and_content_addressed(tmp_path):
     from train.models import ModelSpec
-    from train.vocab import PretrainOptions, VocabOptions, prepare_vocab_model
+    from train.config import PretrainOptions, VocabOptions
+    from train.vocab import prepare_vocab_model
 
     one_thread()
     version = write_version(tmp_path / "builds", demo_rows(repeat=3), version_id="v0corpus")

@@ -8,6 +8,7 @@ import difflib
 from dataclasses import dataclass, field
 
 from curate.core.errors import UserError
+from train.weights import parameter_counts
 
 # Module names per architecture (`config.model_type`): attention projections and MLP projections.
 _LLAMA_LIKE = {"attention": ["q_proj", "k_proj", "v_proj", "o_proj"], "mlp": ["gate_proj", "up_proj", "down_proj"],
@@ -173,8 +174,7 @@ def build_peft_config(name: str, options: dict, model, total_steps: int | None =
 
 def count_parameters(model) -> dict:
     """Trainable / total parameters and the trainable share (percent), for the run record."""
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    total = sum(p.numel() for p in model.parameters())
+    trainable, total = parameter_counts(model)
     if hasattr(model, "get_nb_trainable_parameters"):  # peft counts the frozen base once, prompt tables included
         trainable, total = model.get_nb_trainable_parameters()
     return {"trainable": int(trainable), "total": int(total), "trainable_percent": 100.0 * trainable / max(total, 1)}

@@ -266,3 +266,18 @@ def load_trained(run: dict):
     from peft import PeftModel
 
     return PeftModel.from_pretrained(base, out), tokenizer
+
+
+def encode_texts(tokenizer, texts: list[str], chunk: int = 1000) -> list[list[int]]:
+    """Token ids of each text, without special tokens (and without the too-long warning)."""
+    out: list[list[int]] = []
+    for i in range(0, len(texts), chunk):
+        out.extend(tokenizer(texts[i:i + chunk], add_special_tokens=False, verbose=False)["input_ids"])
+    return out
+
+
+def pad_id(tokenizer) -> int:
+    """The id to pad with: the tokenizer's pad token, else eos, else 0."""
+    if tokenizer.pad_token_id is not None:
+        return tokenizer.pad_token_id
+    return tokenizer.eos_token_id if tokenizer.eos_token_id is not None else 0

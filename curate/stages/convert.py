@@ -11,17 +11,17 @@ from pathlib import Path
 from typing import Literal
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from curate.core.records import empty_rejects, with_ids
+from curate.core.schema import StrictFrozen
 from curate.stages import StageContext, StageResult
 from curate.text import map_contents, text_expr
 
 Config = Literal["t2s", "tw2s", "tw2sp", "hk2s", "t2tw", "t2hk", "s2t", "s2tw", "s2twp", "s2hk", "off"]
 
 
-class Options(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Options(StrictFrozen):
     config: Config = "t2s"
     per_source: dict[str, Config] = Field(default_factory=dict)  # source -> config, overrides `config`
 

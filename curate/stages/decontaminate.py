@@ -26,18 +26,18 @@ from typing import Literal
 
 import numpy as np
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
+from curate.core.records import as_rejects
+from curate.core.schema import StrictFrozen
 from curate.minhash import (BLOCK, HashSet, codepoints, jaccard, lsh_params, match_key_expr, ngram_hashes, shingle_sets, text_bands,
                             workers)
-from curate.core.records import as_rejects
 from curate.stages import StageContext, StageResult
 from curate.stages.eval_sets import EvalItem, eval_files, read_eval_items
 from curate.text import text_expr
 
 
-class Options(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Options(StrictFrozen):
     against: list[str] = Field(min_length=1)  # eval files or folders, relative to the recipe
     scope: Literal["instruction", "prompt", "conversation"] = "prompt"  # training text compared
     ngram: int = Field(13, ge=4, le=64)  # characters per n-gram for the overlap rule

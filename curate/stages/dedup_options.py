@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
+from pydantic import Field, model_serializer, model_validator
 
+from curate.core.schema import StrictFrozen
 from curate.minhash import Tokenizer
 
 NEAR_ONLY = ("threshold", "ngram", "num_perm", "tokenizer", "engine")
@@ -15,8 +16,7 @@ DEFAULT_NGRAM = {"char": 3, "jieba": 2}
 DEFAULT_SCOPE = {"exact": "prompt", "minhash": "conversation"}
 
 
-class Options(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Options(StrictFrozen):
     method: Literal["exact", "minhash"] = "exact"
     # text compared: first user turn, every turn before the final reply, or the whole conversation;
     # default `prompt` for exact, `conversation` for minhash

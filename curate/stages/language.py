@@ -31,10 +31,11 @@ from pathlib import Path
 from typing import Literal
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from curate.core.errors import UserError
 from curate.core.records import as_rejects
+from curate.core.schema import StrictFrozen
 from curate.stages import StageContext, StageResult
 from curate.text import contents_expr, plain_han_expr, prose, script_of, segments
 
@@ -47,8 +48,7 @@ SCRIPT_PREFIX = 1000  # characters of each turn the script pass reads
 HAN_CHAR = r"[\x{3400}-\x{4DBF}\x{4E00}-\x{9FFF}\x{F900}-\x{FAFF}]"
 
 
-class Options(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Options(StrictFrozen):
     keep: list[str] = Field(default_factory=lambda: ["zh"], min_length=1)
     min_score: float = Field(default=0.5, ge=0.0, le=1.0)
     mode: Literal["record", "turn"] = "turn"

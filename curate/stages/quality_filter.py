@@ -15,10 +15,11 @@ import re
 from pathlib import Path
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from curate.core.errors import UserError
 from curate.core.records import as_rejects
+from curate.core.schema import StrictFrozen
 from curate.stages import StageContext, StageResult
 from curate.text import cjk_share, contents_expr, joined_prose, plain_han_expr, text_expr
 
@@ -28,8 +29,7 @@ SENTENCE_END = r"[。！？.!?）)]$"
 QUOTED = r"\"[^\"\n]*\"|'[^'\n]*'"  # printf("a\n") in unfenced code is not an escaped line break
 
 
-class Options(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Options(StrictFrozen):
     min_turn_chars: int | None = Field(default=1, ge=0)
     max_turn_chars: int | None = Field(default=16000, ge=1)
     min_record_chars: int | None = Field(default=4, ge=0)

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from curate.core.schema import Strict as _Strict
 
 MC_METHODS = ("loglik_letter", "loglik_text", "generate")
 OPEN_SCORERS = ("offline", "judge", "ref_loglik")
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class DataSpec(_Strict):

@@ -21,13 +21,13 @@ import polars as pl
 from curate.app.ablation.spec import (
     AblationSpec,
     Variant,
-    deep_merge,
     expand_variants,
     load_spec,
     merge_train,
     rebase_paths,
 )
 from curate.core.errors import UserError
+from curate.core.schema import deep_merge
 from curate.core.yamlio import read_yaml
 
 # seconds per optimizer step measured on this 2-core CPU (batch 4 x 256 tokens), for --dry-run estimates

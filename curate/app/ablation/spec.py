@@ -35,14 +35,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from curate.core.errors import UserError
-from curate.recipe import format_validation_error
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+from curate.core.schema import Strict, deep_merge, format_validation_error
 
 
 class Addition(Strict):
@@ -117,13 +113,6 @@ class Variant:
     train: dict = field(default_factory=dict)
     eval: dict = field(default_factory=dict)
     change: str = "base"
-
-
-def deep_merge(base: dict, override: dict) -> dict:
-    out = copy.deepcopy(base)
-    for k, v in override.items():
-        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
-    return out
 
 
 def _method_name(method: dict | str) -> str:

@@ -49,7 +49,7 @@ def options_from(args: argparse.Namespace):
     from pydantic import ValidationError
 
     from curate.core.errors import UserError
-    from train.vocab import PretrainOptions, VocabOptions
+    from train.config import PretrainOptions, VocabOptions
 
     if args.add <= 0:
         raise UserError(f"--add {args.add}: must be > 0", hint="e.g. --add 1000")
