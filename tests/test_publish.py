@@ -305,7 +305,7 @@ def test_publish_diff_export_do_not_import_torch(demo, tmp_path):
             f"main(['diff', {str(demo.dir)!r}, {str(demo.dir)!r}]); "
             f"main(['export', {str(demo.dir)!r}, '--to', 'trl', '--out', {str(tmp_path / 'e')!r}]); "
             "bad = [m for m in ('torch', 'transformers') if m in sys.modules]; sys.exit(1 if bad else 0)")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}  # this checkout's code
     r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
 
