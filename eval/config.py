@@ -62,9 +62,3 @@ def parse_config(raw: Any, where: str) -> EvalConfig:
         return EvalConfig.model_validate(raw)
     except ValidationError as e:
         raise UserError(format_validation_error(e, file=where)) from None
-
-
-def load_config(path: str | Path) -> EvalConfig:
-    from curate.core.yamlio import read_yaml
-
-    return parse_config(read_yaml(path, "config"), str(path))

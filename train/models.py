@@ -21,8 +21,6 @@ from pydantic import BaseModel, ConfigDict
 from curate.core.errors import UserError
 from curate.core.hashing import short_id
 
-DTYPES = ("float32", "bfloat16", "float16", "auto")
-
 
 class ModelSpec(BaseModel):
     """A base model: `path` is a local folder, a .gguf file, a Hub id or a shorthand (see SHORTHANDS)."""

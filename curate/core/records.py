@@ -29,8 +29,6 @@ REJECT_EXTRA: dict[str, pl.DataType] = {
 }
 REJECT_SCHEMA: dict[str, pl.DataType] = {**RECORD_SCHEMA, **REJECT_EXTRA}
 
-ROLES = ("system", "user", "assistant")
-
 
 def record_id(messages: list[dict], rejected: str | None) -> str:
     """Stable content hash of a conversation (16 hex chars); same text => same id."""

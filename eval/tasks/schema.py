@@ -14,7 +14,6 @@ from pydantic import Field, field_validator
 from curate.core.schema import Strict as _Strict
 
 MC_METHODS = ("loglik_letter", "loglik_text", "generate")
-OPEN_SCORERS = ("offline", "judge", "ref_loglik")
 
 
 class DataSpec(_Strict):

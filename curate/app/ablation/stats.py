@@ -6,16 +6,11 @@ import math
 
 import numpy as np
 
-# two-sided 95 % Student t quantiles by degrees of freedom (avoids a scipy dependency)
-T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
-       15: 2.131, 20: 2.086, 30: 2.042}
+def t_quantile(df: int, level: float = 0.95) -> float:
+    """Two-sided Student t quantile (scipy's t.ppf), e.g. 12.706 for df=1 at 95 %."""
+    from scipy.stats import t
 
-
-def t_quantile(df: int) -> float:
-    if df in T95:
-        return T95[df]
-    below = [k for k in T95 if k < df]
-    return T95[max(below)] if df < 30 else 1.96
+    return float(t.ppf(1 - (1 - level) / 2, df))
 
 
 def mean_interval(values: list[float]) -> tuple[float, float | None, float | None]:
