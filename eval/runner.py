@@ -229,7 +229,7 @@ def evaluate(cfg: EvalConfig, log: Callable[[str], None] | None = None) -> list[
 
     quiet_known_warnings()
     quiet_library_bars()
-    from train.runs import package_versions
+    from train.runs import environment
 
     identity = model_identity(cfg.model)
     jobs = plan(cfg, identity)
@@ -244,10 +244,9 @@ def evaluate(cfg: EvalConfig, log: Callable[[str], None] | None = None) -> list[
             pending.append(job)
     if not pending:
         return done
-    if cfg.threads:
-        import torch
+    from train.threads import set_torch_threads
 
-        torch.set_num_threads(cfg.threads)
+    set_torch_threads(cfg.threads)
     t0 = time.perf_counter()
     model, tokenizer, info = load_model(cfg)
     load_s = round(time.perf_counter() - t0, 3)
@@ -271,7 +270,7 @@ def evaluate(cfg: EvalConfig, log: Callable[[str], None] | None = None) -> list[
             "scores": scores,
             "batch_size": cfg.batch_size, "max_length": cfg.max_length, "threads": cfg.threads,
             "judge": (_stored_judge(cfg.judge.model_dump(exclude={"cache_dir"})) if job.settings.get("judge") else None),
-            "packages": package_versions(),
+            "packages": environment(),
             "timings": {"started_at": started, "load_model_s": load_s, **timings},
         }
         write_result(job.out_dir, results, records)

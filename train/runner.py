@@ -244,7 +244,7 @@ def train(cfg: TrainConfig, *, force: bool = False, log: Callable[[str], None] |
         "model": model_spec.model_dump(), "method": {"name": cfg.method.name, **cfg.method.options()},
         "vocab": _vocab_summary(model_spec) if cfg.vocab else None,
         "template": cfg.template, "prompt_language": cfg.prompt_language,
-        "seed": training["seed"], "training": training, "packages": runs.package_versions(),
+        "seed": training["seed"], "training": training, "packages": runs.environment(),
         "git_commit": runs.git_commit(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "resumed_from": resume.name if resume else None, "parameters": params, "data_counts": counts,
         "pid": os.getpid(), "host": socket.gethostname(), "previous_attempt": previous,

@@ -37,10 +37,11 @@ def run_dir(output_root: str | Path, name: str, run_id: str) -> Path:
     return Path(output_root) / name / run_id
 
 
-def package_versions() -> dict[str, str | None]:
-    from curate.core.version import package_versions as installed
+def environment() -> dict[str, str | None]:
+    """Python and package versions, as a run or eval record lists them."""
+    from curate.core.version import package_versions
 
-    return {"python": platform.python_version(), **installed(PACKAGES)}
+    return {"python": platform.python_version(), **package_versions(PACKAGES)}
 
 
 def git_commit(cwd: Path | None = None) -> str | None:

@@ -194,7 +194,7 @@ def prepare_vocab_model(spec: ModelSpec, version_dir: str | Path, options: Vocab
     log = log or _LOG.info
     from curate.core.version import atomic_dir, load_version
     from train.models import load_model_and_tokenizer
-    from train.runs import package_versions, write_json
+    from train.runs import environment, write_json
 
     version = load_version(version_dir)
     version.split(options.split)
@@ -239,7 +239,7 @@ def prepare_vocab_model(spec: ModelSpec, version_dir: str | Path, options: Vocab
             shutil.rmtree(tmp / "_pretrain", ignore_errors=True)
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        report.update({"packages": package_versions(), "seconds": round(time.time() - started, 2),
+        report.update({"packages": environment(), "seconds": round(time.time() - started, 2),
                        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
         write_json(report, tmp / REPORT)
     log(f"wrote {folder}")
