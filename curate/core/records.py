@@ -69,3 +69,13 @@ def as_rejects(table: pl.DataFrame, reason: str | pl.Expr, *, stage: str | None 
         pl.lit(None, dtype=pl.String).alias("raw"),
     )
     return out.select(list(REJECT_SCHEMA)).cast(REJECT_SCHEMA)
+
+
+def chat_messages(messages: list[dict]) -> list[dict]:
+    """A record's messages as plain chat turns: `role` and `content` only."""
+    return [{"role": m["role"], "content": m["content"]} for m in messages]
+
+
+def preference_row(messages: list[dict], rejected: str) -> dict:
+    """TRL's conversational preference row: prompt turns, then one-turn chosen and rejected replies."""
+    return {"prompt": messages[:-1], "chosen": [messages[-1]], "rejected": [{"role": "assistant", "content": rejected}]}
