@@ -62,13 +62,11 @@ SHORTHANDS: dict[str, dict] = {
 
 
 def cache_root() -> Path:
-    """`$ZHTUNE_CACHE`, else `.cache/` at the repository root (a checkout), else ~/.cache/zhtune."""
+    """Where converted models go: `$ZHTUNE_CACHE`, else the user cache dir (`$XDG_CACHE_HOME/zhtune`,
+    default ~/.cache/zhtune), never the checkout (a converted model is hundreds of MB)."""
     if os.environ.get("ZHTUNE_CACHE"):
         return Path(os.environ["ZHTUNE_CACHE"])
-    repo = Path(__file__).resolve().parents[1]
-    if (repo / "pyproject.toml").exists():
-        return repo / ".cache"
-    return Path.home() / ".cache" / "zhtune"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "zhtune"
 
 
 def _package_dir(package: str) -> Path | None:
