@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 import polars as pl
-import yaml
 
 from curate.core.errors import UserError
 from curate.core.hashing import sha256_file
 from curate.core.records import chat_messages, preference_row
+from curate.core.yamlio import dump_yaml
 from curate.core.version import SPLITS, Version, write_json
 from curate.export_targets import TARGETS
 
@@ -36,10 +36,6 @@ def write_jsonl(rows: Iterable[dict], path: Path) -> int:
             f.write(_dumps(row) + "\n")
             n += 1
     return n
-
-
-def _yaml(obj) -> str:
-    return yaml.safe_dump(obj, allow_unicode=True, sort_keys=False, default_flow_style=False)
 
 
 def _split_rows(version: Version) -> dict[str, tuple[list[dict], list[dict]]]:
@@ -172,7 +168,7 @@ def export_llamafactory(version: Version, out: Path) -> list[str]:
             cfg["eval_dataset"] = entries[(kind, "test")]
         name = f"llamafactory_{kind}.yaml"
         (out / name).write_text(f"# zhtune {version.name} {version.id}: merge into your LLaMA-Factory {stage} config\n"
-                                + _yaml(cfg) + LF_TEMPLATE_NOTE, encoding="utf-8")
+                                + dump_yaml(cfg) + LF_TEMPLATE_NOTE, encoding="utf-8")
         snippets.append(name)
     return ["dataset_info.json", *snippets]
 
@@ -201,7 +197,7 @@ def export_axolotl(version: Version, out: Path) -> list[str]:
         if (kind, "test") in files:
             cfg["test_datasets"] = [entry("test")]
         name = f"axolotl_{kind}.yaml"
-        (out / name).write_text(f"# zhtune {version.name} {version.id}: merge into your axolotl config\n" + _yaml(cfg),
+        (out / name).write_text(f"# zhtune {version.name} {version.id}: merge into your axolotl config\n" + dump_yaml(cfg),
                                 encoding="utf-8")
         snippets.append(name)
     return snippets

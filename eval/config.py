@@ -5,7 +5,6 @@ Written as a YAML file or built from flags; validated once, errors name the key 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError

@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 from importlib import resources
 
-import yaml
-
 from curate.core.errors import UserError
 from curate.publish.card_sections import USES, citation, example, usage, zh_summary
 from curate.publish.hub import split_counts
 from curate.publish.licenses import HUB_LICENSES, MixLicense, most_restrictive
 from curate.core.version import Version
+from curate.core.yamlio import dump_yaml
 
 TASK_CATEGORIES = ("text-generation",)
 DEDUP_STAGES = ("dedup",)
@@ -138,7 +137,7 @@ def _origin(inp: dict) -> str:
 
 
 def _yaml(obj) -> str:
-    return yaml.safe_dump(obj, allow_unicode=True, sort_keys=False, default_flow_style=False).rstrip()
+    return dump_yaml(obj).rstrip()
 
 
 def body(version: Version, repo_id: str, tag: str, lic: MixLicense, lang_note: str, preference: int,
