@@ -29,20 +29,13 @@ import torch
 from torch import nn
 
 from curate.core.errors import UserError
+from train.architectures import ARCHITECTURES
 
 CONFIG_FILE, WEIGHTS_FILE = "bottleneck_config.json", "bottleneck_adapter.safetensors"
 CHILD = "bottleneck"  # the adapter's attribute name on the module it hooks
 
 # Where each variant goes: a serial adapter after a module's output, or a parallel one beside it.
 PLACEMENT = {"sadapter_h": ("attention_out", "mlp_out"), "sadapter_p": ("mlp_out",), "padapter": ("mlp",)}
-_LLAMA_LIKE = {"attention_out": "self_attn.o_proj", "mlp_out": "mlp.down_proj", "mlp": "mlp"}
-# Module paths inside one decoder block, per `config.model_type`.
-SITES: dict[str, dict[str, str]] = {
-    **{t: _LLAMA_LIKE for t in ("llama", "qwen2", "qwen3", "mistral", "gemma", "gemma2", "gemma3_text", "olmo2",
-                                "smollm3", "granite", "phi3")},
-    "bloom": {"attention_out": "self_attention.dense", "mlp_out": "mlp.dense_4h_to_h", "mlp": "mlp"},
-    "gpt2": {"attention_out": "attn.c_proj", "mlp_out": "mlp.c_proj", "mlp": "mlp"},
-}
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "silu": nn.SiLU, "swish": nn.SiLU}
 
 
@@ -127,11 +120,13 @@ def decoder_blocks(model: nn.Module) -> nn.ModuleList:
 
 def _sites(model) -> dict[str, str]:
     model_type = model.config.model_type
-    if model_type not in SITES:
+    arch = ARCHITECTURES.get(model_type)
+    if arch is None or arch.sites is None:
+        supported = sorted(t for t, a in ARCHITECTURES.items() if a.sites)
         raise UserError(f"bottleneck adapters do not know where to go in {model_type!r} blocks",
-                        hint=f"supported: {', '.join(sorted(SITES))}; add the block's module paths to "
-                             "train.bottleneck.SITES")
-    return SITES[model_type]
+                        hint=f"supported: {', '.join(supported)}; add the block's module paths (`sites`) to "
+                             "train.architectures.ARCHITECTURES")
+    return arch.sites
 
 
 def _hidden_size(model) -> int:

@@ -8,22 +8,8 @@ import difflib
 from dataclasses import dataclass, field
 
 from curate.core.errors import UserError
+from train.architectures import ARCHITECTURES
 from train.weights import parameter_counts
-
-# Module names per architecture (`config.model_type`): attention projections and MLP projections.
-_LLAMA_LIKE = {"attention": ["q_proj", "k_proj", "v_proj", "o_proj"], "mlp": ["gate_proj", "up_proj", "down_proj"],
-               "ia3": ["k_proj", "v_proj", "down_proj"], "ia3_feedforward": ["down_proj"]}
-TARGETS: dict[str, dict[str, list[str]]] = {
-    **{t: _LLAMA_LIKE for t in ("llama", "qwen2", "qwen3", "mistral", "gemma", "gemma2", "gemma3_text", "gemma3",
-                                "olmo2", "smollm3", "granite")},
-    "bloom": {"attention": ["query_key_value", "self_attention.dense"], "mlp": ["dense_h_to_4h", "dense_4h_to_h"],
-              "ia3": ["query_key_value", "dense_4h_to_h"], "ia3_feedforward": ["dense_4h_to_h"]},
-    "gpt2": {"attention": ["c_attn", "attn.c_proj"], "mlp": ["c_fc", "mlp.c_proj"],
-             "ia3": ["c_attn", "mlp.c_proj"], "ia3_feedforward": ["mlp.c_proj"]},
-    "phi3": {"attention": ["qkv_proj", "o_proj"], "mlp": ["gate_up_proj", "down_proj"],
-             "ia3": ["qkv_proj", "down_proj"], "ia3_feedforward": ["down_proj"]},
-}
-
 
 @dataclass(frozen=True)
 class Method:
@@ -124,7 +110,8 @@ def default_targets(method: Method, model_type: str) -> dict:
     """target_modules (and IA3's feedforward_modules) for an architecture."""
     if method.targets in (None, "bottleneck"):
         return {}
-    arch = TARGETS.get(model_type)
+    known = ARCHITECTURES.get(model_type)
+    arch = known.targets if known else None
     if arch is None:
         if method.targets == "linear":
             return {"target_modules": "all-linear"}
