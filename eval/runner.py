@@ -20,8 +20,8 @@ from eval.metrics import aggregate_mc
 from eval.readers import (
     normalize_class,
     read_belle_prompts,
-    read_belle_set,
     read_mc_split,
+    read_open_items,
 )
 from eval.results import (
     compute_eval_id,
@@ -95,21 +95,13 @@ def _plan_mc(run: TaskRun, lt: LoadedTask) -> list[Job]:
     return jobs
 
 
-def _read_open_items(task, data_dir: Path, aliases: dict[str, str]) -> list:
-    if task.data.format == "version_parquet":
-        from eval.readers import read_version_split
-
-        return read_version_split(data_dir, task.data.eval_split, task.data.group_by)
-    return read_belle_set(data_dir, aliases)
-
-
 def _plan_open(run: TaskRun, lt: LoadedTask, cfg: EvalConfig) -> list[Job]:
     """One job for the generation scorers (offline, judge: one generation serves both) and one for
     ref_loglik (no generation), so that each is cached by its own eval id."""
     task = lt.config
     data_dir = Path(run.data_dir)
     aliases = {normalize_class(k): normalize_class(v) for k, v in task.class_aliases.items()}
-    items = _read_open_items(task, data_dir, aliases)
+    items = read_open_items(task.data, data_dir, aliases)
     scorers = run.scorers or task.scorers
     gen_scorers = [s for s in scorers if s != "ref_loglik"]
     prompts: dict = {}

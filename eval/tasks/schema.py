@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 
 from curate.core.schema import Strict as _Strict
+from eval.readers import FORMATS
 
 MC_METHODS = ("loglik_letter", "loglik_text", "generate")
 
@@ -19,7 +20,7 @@ MC_METHODS = ("loglik_letter", "loglik_text", "generate")
 class DataSpec(_Strict):
     """Which reader, which split is scored, which split gives the shots."""
 
-    format: Literal["ceval_csv", "cmmlu_csv", "mmcu_json", "belle_jsonl", "version_parquet"]
+    format: Literal[FORMATS]  # a reader of eval.readers (MC_READERS, OPEN_READERS)
     eval_split: str | None = None
     shot_split: str | None = None
     layout: str = ""  # human hint shown when files are missing
