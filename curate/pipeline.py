@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from curate.core.records import REJECT_SCHEMA, RECORD_SCHEMA, as_rejects
+from curate.core.records import REJECT_SCHEMA, RECORD_SCHEMA
 from curate.recipe import StageSpec
 from curate.stages import StageContext, stage_module
-from curate.text import contents_expr
+from curate.stages.validate import Options as ValidateOptions
+
+VALIDATE = StageSpec(name="validate", options=ValidateOptions())
 
 
 @dataclass
@@ -50,33 +52,6 @@ def check_stage_output(label: str, before: pl.DataFrame, kept: pl.DataFrame, rej
         raise RuntimeError(f"stage {label} lost records: {before.height} in, {kept.height} kept + {rejected.height} rejected")
 
 
-# whitespace plus the invisible characters a turn can consist of and still look non-empty to strip()
-INVISIBLE = r"[\s\x{200B}-\x{200F}\x{2060}-\x{2064}\x{FEFF}\x{00AD}\x{180E}]"
-
-
-def visible(text: pl.Expr) -> pl.Expr:
-    """The text with whitespace and zero-width characters removed (what a reader would see)."""
-    return text.str.replace_all(INVISIBLE, "")
-
-
-def validate_records(table: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Final invariants of a unified record, whatever stages ran: no empty turn (zero-width only counts
-    as empty), ends on assistant, a preference pair's two replies differ."""
-    last = pl.col("messages").list.last().struct
-    empty_turn = contents_expr().list.eval(visible(pl.element()).str.len_chars() == 0).list.any()
-    has_rejected = pl.col("rejected").is_not_null()
-    reason = (pl.when(pl.col("messages").list.len() == 0).then(pl.lit("no_turns"))
-              .when(last.field("role") != "assistant").then(pl.lit("ends_with_user"))
-              .when(empty_turn).then(pl.lit("empty_turn"))
-              .when(has_rejected & (visible(pl.col("rejected")).str.len_chars() == 0)).then(pl.lit("empty_rejected"))
-              .when(has_rejected & (visible(pl.col("rejected")) == visible(last.field("content")))).then(pl.lit("identical_pair"))
-              .otherwise(None))
-    tagged = table.with_columns(reason.alias("_reason"))
-    kept = tagged.filter(pl.col("_reason").is_null()).drop("_reason")
-    bad = tagged.filter(pl.col("_reason").is_not_null())
-    return kept, as_rejects(bad, pl.col("_reason"), stage="validate")
-
-
 def apply_stage(spec: StageSpec, table: pl.DataFrame, ctx: StageContext):
     """Run one stage, on the sources it names; the others pass through, original order kept."""
     module = stage_module(spec.name)
@@ -98,8 +73,8 @@ def run_stages(table: pl.DataFrame, stages: list[StageSpec], ctx: StageContext, 
     from tqdm import tqdm
 
     rejects: list[pl.DataFrame] = []
-    taken: set[str] = {"load", "validate", "mix"}
-    for spec in stages:
+    taken: set[str] = {"load", "mix"}
+    for spec in [*stages, VALIDATE]:  # validate always runs last: the invariants hold whatever ran before
         label = stage_label(spec, taken)
         with tqdm(total=table.height, desc=f"{label:<16}", unit="rec", disable=True if quiet else None, leave=False) as bar:
             ctx.progress = bar.update
@@ -114,8 +89,4 @@ def run_stages(table: pl.DataFrame, stages: list[StageSpec], ctx: StageContext, 
         funnel.add(label, table, kept, rejected, result.stats, seconds)
         rejects.append(rejected)
         table = kept
-    start = time.perf_counter()
-    kept, bad = validate_records(table)
-    funnel.add("validate", table, kept, bad, seconds=time.perf_counter() - start)
-    rejects.append(bad)
-    return kept, rejects
+    return table, rejects
