@@ -50,3 +50,13 @@ def report_section(step: dict, options: dict, plots: Path, passed) -> list[str]:
     save_figure(fig, plots / name)
     plt.close(fig)
     return [f"![duplicate clusters by size](plots/{name})", ""]
+
+
+CARD_TITLE = "Deduplication"
+CARD_ABSENT = "**No deduplication stage ran**: duplicates across or within sources were not removed."
+
+
+def card_section(title: str, name: str, opts: dict, outcome: str, opts_yaml: str) -> list[str]:
+    """The dataset card's paragraph on one dedup stage (`outcome`: what it removed)."""
+    return [f"Stage `{title}` (of each duplicate group, the record of the source listed first in the "
+            f"recipe is kept){outcome}:\n", f"```yaml\n{opts_yaml}\n```\n"]
