@@ -1,4 +1,4 @@
-"""Shared test fixtures: the real data slices (skipped when absent), recipe writing helpers."""
+"""Shared test fixtures: the real data slices (skipped when absent), the built demo version, recipe writing helpers."""
 
 from __future__ import annotations
 
@@ -23,6 +23,15 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data slices not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory):
+    """The demo recipe's version, built once per test session (read it, never write into it)."""
+    from curate.build import build
+    from curate.core.version import load_version
+
+    return load_version(build(REPO / "recipes" / "demo.yaml", tmp_path_factory.mktemp("demo-builds")).dir)
 
 
 def write_jsonl(path: Path, rows: list) -> Path:

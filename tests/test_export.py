@@ -8,17 +8,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from curate.build import build
 from curate.app.cli import main
 from curate.export import TOOLS, export_version
-from curate.core.version import Version, load_version
+from curate.core.version import Version
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Version:
-    return load_version(build(REPO / "recipes" / "demo.yaml", tmp_path_factory.mktemp("builds")).dir)
 
 
 def read_jsonl(path: Path) -> list[dict]:

@@ -25,11 +25,6 @@ REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "recipes" / "demo.yaml"
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Version:
-    return load_version(build(DEMO, tmp_path_factory.mktemp("builds")).dir)
-
-
 def with_manifest(v: Version, edit) -> Version:
     m = copy.deepcopy(v.manifest)
     edit(m)

@@ -6,17 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
-import pytest
 
-from curate.build import build
-from curate.core.version import load_version
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    return load_version(build(REPO / "recipes" / "demo.yaml", tmp_path_factory.mktemp("builds")).dir)
 
 
 def _kept(v):
