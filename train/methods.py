@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from curate.core.errors import UserError
 from train.architectures import ARCHITECTURES
+from train.bottleneck_config import BottleneckConfig
 from train.weights import parameter_counts
 
 @dataclass(frozen=True)
@@ -61,8 +62,6 @@ def bottleneck_config(name: str, options: dict):
     checked by `check_options` first, this checks their values."""
     if not is_bottleneck(name):
         return None
-    from train.bottleneck import BottleneckConfig
-
     try:
         return BottleneckConfig(method=name, **options)
     except (TypeError, ValueError) as e:
@@ -81,8 +80,6 @@ def option_names(name: str) -> set[str]:
     if method.config_class is None:
         return set()
     if method.targets == "bottleneck":
-        from train.bottleneck import BottleneckConfig
-
         return BottleneckConfig.option_names()
     from train.option_names import peft_options
 
