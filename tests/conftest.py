@@ -34,6 +34,16 @@ def demo(tmp_path_factory):
     return load_version(build(REPO / "recipes" / "demo.yaml", tmp_path_factory.mktemp("demo-builds")).dir)
 
 
+@pytest.fixture(scope="session")
+def tiny_pair():
+    """(version folder, tiny model folder): a small built version and a tiny model trained on its text,
+    made once per session; torch runs on one thread (tests/train_fixtures.py builds them)."""
+    from train_fixtures import one_thread, tiny_setup
+
+    one_thread()
+    return tiny_setup()
+
+
 def write_jsonl(path: Path, rows: list) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from train_fixtures import one_thread, tiny_config, tiny_setup
+from train_fixtures import tiny_config
 
 from curate.app.cli import main
 
@@ -48,9 +48,8 @@ def belle_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def tiny_model() -> Path:
-    one_thread()
-    return tiny_setup()[1]
+def tiny_model(tiny_pair) -> Path:
+    return tiny_pair[1]
 
 
 def results_in(out: Path) -> list[dict]:
@@ -133,11 +132,11 @@ def test_belle_offline_and_judge(tiny_model, belle_dir, tmp_path, monkeypatch):
     assert r["judge"]["model"] == "fake-judge" and "api_key" not in json.dumps(r["judge"]).replace("api_key_env", "")
 
 
-def test_lora_run_folder_is_evaluated_with_its_adapter(tiny_model, ceval_dir, tmp_path):
+def test_lora_run_folder_is_evaluated_with_its_adapter(tiny_pair, tiny_model, ceval_dir, tmp_path):
     from train.config import parse_config
     from train.runner import train
 
-    version, model = tiny_setup()
+    version, model = tiny_pair
     run = train(parse_config(tiny_config(version, model, tmp_path / "runs", method="lora")), log=lambda *_: None)
     record = json.loads((run / "run.json").read_text(encoding="utf-8"))
     out = tmp_path / "evals"
