@@ -158,18 +158,20 @@ def run_one(folder: Path, near: bool) -> dict:
             "dedup_stats": {k: steps[k]["stats"] for k in steps if k.startswith(("dedup", "decontaminate"))}}
 
 
-DATATROVE = ("datatrove==0.10.1", "fasttext-predict==0.9.2.4", "fasteners", "spacy", "jieba")
+DATATROVE = ("datatrove==0.10.1", "fasttext-predict==0.9.2.4", "fasteners", "regex", "tokenizers", "spacy", "jieba")
 
 
 def datatrove_python(cache: Path) -> Path:
     """datatrove in its own venv under the cache dir (created on first use): never a zhtune dependency."""
     venv = cache / "datatrove-venv"
     python = venv / "bin" / "python"
-    if not (venv / ".installed").exists():
+    stamp = venv / ".installed"
+    if not stamp.exists() or stamp.read_text() != " ".join(DATATROVE):
         print(f"installing {', '.join(DATATROVE)} into {venv} (once)", flush=True)
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        if not python.exists():
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         subprocess.run([str(python), "-m", "pip", "install", "-q", *DATATROVE], check=True)
-        (venv / ".installed").touch()
+        stamp.write_text(" ".join(DATATROVE))
     return python
 
 
@@ -241,6 +243,9 @@ def outcome(folder: Path, out: Path) -> None:
     cols = ["source", "meta", "id", "stage", "reason", "detail", "twin_id"]
     fate = pl.concat([p.select(cols) for p in parts] + [pl.read_parquet(res.dir / "rejected.parquet").select(cols)])
     fate.unnest("meta").sort(["source", "file", "line"]).write_ndjson(out / "fate.jsonl")
+    funnel = res.manifest["funnel"]  # counts, reasons and stats of every stage
+    with (out / "fate.jsonl").open("a", encoding="utf-8") as f:
+        f.writelines(json.dumps(step, ensure_ascii=False, sort_keys=True) + "\n" for step in funnel)
 
 
 def check_against(rev: str, folder: Path) -> int:
@@ -262,7 +267,7 @@ def check_against(rev: str, folder: Path) -> int:
     old_f, new_f = fates
     differ = [(a, b) for a, b in zip(old_f, new_f) if a != b]
     print(f"check against {rev}: {len(old_f):,} records ({rev}) vs {len(new_f):,} (this checkout); "
-          f"{len(differ)} with another fate (id, stage, reason, detail or twin)")
+          f"{len(differ)} lines differ (a record's id, stage, reason, detail or twin; a funnel step's counts or stats)")
     for a, b in differ[:5]:
         print(f"  {rev}: {a}\n  now: {b}")
     return 0 if not differ and len(old_f) == len(new_f) else 1
