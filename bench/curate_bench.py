@@ -54,6 +54,7 @@ def generate(folder: Path, n: int, seed: int = 0) -> dict:
     (folder / "eval_set.jsonl").write_text("".join(json.dumps({"question": q}, ensure_ascii=False) + "\n" for q in evals),
                                            encoding="utf-8")
     prompts: list[str] = []
+    replies: list[str] = []  # the reply of each prompt (near copies copy both)
     planted = dict.fromkeys(PLANTS, 0)
     files = {s: (folder / f"{s}.jsonl").open("w", encoding="utf-8") for s in ("alpaca", "belle", "sharegpt")}
     cuts = [(kind, p) for kind, p in PLANTS.items()]
@@ -68,7 +69,8 @@ def generate(folder: Path, n: int, seed: int = 0) -> dict:
         if kind == "exact" and prompts:
             prompt = rng.choice(prompts).replace("。", "！", 1) + rng.choice(["", " ", "\u3000"])
         elif kind == "near" and prompts:  # a small edit: a word added at either end, or (long prompts) one changed
-            base = rng.choice(prompts)
+            k = rng.randrange(len(prompts))
+            base, reply = prompts[k], replies[k][:-1] + rng.choice("。！")  # near-dedup compares the whole record
             edit = rng.randrange(3) if len(base) >= 40 else rng.randrange(2)
             if edit == 0:
                 prompt = rng.choice(["请", "麻烦", "能否"]) + base
@@ -92,10 +94,11 @@ def generate(folder: Path, n: int, seed: int = 0) -> dict:
             planted[kind] += 1
         if kind is None and len(prompts) < 200_000:
             prompts.append(prompt)
+            replies.append(reply)
         source = ("alpaca", "belle", "sharegpt")[i % 10 // 5 if i % 10 < 8 else 2]
         if source == "sharegpt":
             turns = [{"from": "human", "value": prompt}, {"from": "gpt", "value": reply}]
-            for _ in range(rng.randint(0, 2)):
+            for _ in range(0 if kind == "near" else rng.randint(0, 2)):
                 turns += [{"from": "human", "value": sentence(rng, 4, 12)}, {"from": "gpt", "value": sentence(rng, 15, 40)}]
             row = {"conversations": turns}
         else:
@@ -122,7 +125,7 @@ def write_recipe(folder: Path, near: bool, clean: bool = True) -> Path:
     if "dedup" in have:
         clean.append({"dedup": {"method": "exact"}})
         if near:
-            clean.append({"dedup": {"method": "minhash", "threshold": 0.8, "ngram": 5, "num_perm": 128, "tokenizer": "char"}})
+            clean.append({"dedup": {"method": "minhash"}})  # the defaults (conversation, 3-grams, 0.7)
     if "decontaminate" in have:
         clean.append({"decontaminate": {"against": ["eval_set.jsonl"]}})
     label = ("near" if near else "exact") if have else "load"

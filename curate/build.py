@@ -105,7 +105,7 @@ def _load_all(recipe: Recipe, quiet: bool, funnel: Funnel) -> tuple[pl.DataFrame
     from tqdm import tqdm
 
     tables, rejects, inputs = [], [], []
-    with tqdm(desc=f"{'load':<16}", unit="rec", disable=quiet, leave=False) as bar:
+    with tqdm(desc=f"{'load':<16}", unit="rec", disable=True if quiet else None, leave=False) as bar:
         for src in recipe.sources:
             res = load_source(src, recipe.base_dir, progress=bar.update)
             tables.append(res.records)

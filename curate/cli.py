@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="zhtune: curate, train, evaluate and ablate Chinese instruction-tuning data.",
     )
     parser.add_argument("--version", action="version", version=f"zhtune {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (debug), e.g. curate -v build r.yaml")
+    parser.add_argument("-q", "--quiet-logs", dest="quiet_logs", action="store_true",
+                        help="log warnings and errors only (results are still printed)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, mod in _available().items():
         p = sub.add_parser(name, help=mod.HELP, description=mod.HELP)
@@ -58,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from curate.logs import setup
+
+    setup(-1 if args.quiet_logs or getattr(args, "quiet", False) else args.verbose)
     try:
         return int(args._run(args) or 0)
     except UserError as e:

@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 from typing import Callable, Iterable
 
+import polars as pl
 import yaml
 
 from curate.errors import UserError
@@ -93,9 +94,33 @@ def axolotl_dpo(r: dict) -> dict:
     return {"messages": m[:-1], "chosen": m[-1], "rejected": {"role": "assistant", "content": r["rejected"]}}
 
 
-def jsonl_record(r: dict) -> dict:
-    return {"id": r["id"], "source": r["source"], "type": r["type"], "messages": _msgs(r["messages"]),
-            "rejected": r["rejected"], "lang": r["lang"], "lang_score": r["lang_score"], "meta": r["meta"]}
+# --- TRL-native tables with provenance (the `jsonl` export and the Hub configs) ---------------
+
+KINDS = ("sft", "dpo")
+PROVENANCE = ("id", "source", "type", "lang", "lang_score", "meta")
+
+
+def trl_table(table: pl.DataFrame, kind: str) -> pl.DataFrame:
+    """The records of one kind in a schema TRL detects the same way in every process.
+
+    TRL's `is_conversational` looks at *one arbitrary* key of {prompt, chosen, rejected,
+    completion, messages} present in a row (a set pop: it depends on PYTHONHASHSEED). A row with
+    `messages` and a string/null `rejected` is therefore sometimes read as plain text
+    (`KeyError: 'text'`). So: `sft` rows carry `messages` only, `dpo` rows carry `prompt`,
+    `chosen`, `rejected` as message lists; every special key is conversational in both.
+    """
+    pref = pl.col("rejected").is_not_null()
+    if kind == "sft":
+        return table.filter(~pref).select("id", "source", "type", "messages", *PROVENANCE[3:])
+    if kind != "dpo":
+        raise ValueError(kind)
+    m = pl.col("messages")
+    return table.filter(pref).select(
+        "id", "source", "type",
+        m.list.head(m.list.len() - 1).alias("prompt"),
+        pl.concat_list(m.list.last()).alias("chosen"),
+        pl.concat_list(pl.struct(role=pl.lit("assistant"), content=pl.col("rejected"))).alias("rejected"),
+        *PROVENANCE[3:])
 
 
 # --- writers ------------------------------------------------------------------------------
@@ -113,7 +138,16 @@ def _write_kinds(version: Version, out: Path, shapes: dict[str, Callable[[dict],
 
 
 def _ref(out_arg: Path, path: Path) -> str:
-    return (out_arg / path.name).as_posix()
+    """Absolute: trainers run from their own checkout (LLaMA-Factory resolves dataset_dir from its cwd)."""
+    return (out_arg / path.name).resolve().as_posix()
+
+
+LF_TEMPLATE_NOTE = """\
+# template: qwen  # also set your model's chat template
+# LLaMA-Factory fills an empty `system` with the template's default system prompt (qwen's is English:
+# "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."). To choose it yourself, set
+# default_system: 你是一个乐于助人的助手。   # records with their own system turn keep it
+"""
 
 
 def export_llamafactory(version: Version, out: Path) -> list[str]:
@@ -136,13 +170,12 @@ def export_llamafactory(version: Version, out: Path) -> list[str]:
     for kind, stage in (("sft", "sft"), ("dpo", "dpo")):
         if (kind, "train") not in entries:
             continue
-        cfg = {"stage": stage, "do_train": True, "dataset_dir": str(out.as_posix()), "dataset": entries[(kind, "train")]}
+        cfg = {"stage": stage, "do_train": True, "dataset_dir": out.resolve().as_posix(), "dataset": entries[(kind, "train")]}
         if (kind, "test") in entries:
             cfg["eval_dataset"] = entries[(kind, "test")]
         name = f"llamafactory_{kind}.yaml"
         (out / name).write_text(f"# zhtune {version.name} {version.id}: merge into your LLaMA-Factory {stage} config\n"
-                                + _yaml(cfg) + "# template: qwen  # also set your model's chat template\n",
-                                encoding="utf-8")
+                                + _yaml(cfg) + LF_TEMPLATE_NOTE, encoding="utf-8")
         snippets.append(name)
     return ["dataset_info.json", *snippets]
 
@@ -193,9 +226,14 @@ def export_trl(version: Version, out: Path, out_arg: Path) -> list[str]:
 
 
 def export_jsonl(version: Version, out: Path) -> list[str]:
+    """`sft_<split>.jsonl` and `dpo_<split>.jsonl`: TRL-native records with their provenance."""
     for split in SPLITS:
-        if (version.dir / f"{split}.parquet").exists():
-            write_jsonl((jsonl_record(r) for r in version.split(split).to_dicts()), out / f"{split}.jsonl")
+        if not (version.dir / f"{split}.parquet").exists():
+            continue
+        for kind in KINDS:
+            table = trl_table(version.split(split), kind)
+            if table.height:
+                write_jsonl(table.to_dicts(), out / f"{kind}_{split}.jsonl")
     return []
 
 

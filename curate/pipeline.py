@@ -89,7 +89,7 @@ def run_stages(table: pl.DataFrame, stages: list[StageSpec], ctx: StageContext, 
     taken: set[str] = {"load", "validate", "mix"}
     for spec in stages:
         label = stage_label(spec, taken)
-        with tqdm(total=table.height, desc=f"{label:<16}", unit="rec", disable=quiet, leave=False) as bar:
+        with tqdm(total=table.height, desc=f"{label:<16}", unit="rec", disable=True if quiet else None, leave=False) as bar:
             ctx.progress = bar.update
             start = time.perf_counter()
             result = apply_stage(spec, table, ctx)

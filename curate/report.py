@@ -43,33 +43,6 @@ def plot_funnel(manifest: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def plot_lengths(train: pl.DataFrame, path: Path) -> None:
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(7, 3.2))
-    lengths = train.select(pl.col("source"), text_expr().str.len_chars().alias("n"))
-    for source in sorted(set(lengths["source"].to_list())):
-        values = lengths.filter(pl.col("source") == source)["n"].to_list()
-        ax.hist(values, bins=30, alpha=0.5, label=source)
-    ax.set_xlabel("characters per record")
-    ax.set_ylabel("records")
-    ax.set_title("Length distribution of kept records")
-    if lengths.height:
-        ax.legend(fontsize=7)
-    _save(fig, path)
-    plt.close(fig)
-
-
-def plot_mix(train: pl.DataFrame, path: Path) -> None:
-    plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
-    for ax, col in zip(axes, ("source", "type")):
-        counts = train.group_by(col).len().sort(col)
-        ax.barh(counts[col].to_list(), counts["len"].to_list(), color="#55a868")
-        ax.set_title(f"kept records by {col}")
-    _save(fig, path)
-    plt.close(fig)
-
-
 def _short(text: str | None) -> str:
     t = (text or "").replace("\n", " ").replace("|", "\\|")
     return t[:EXAMPLE_CHARS] + ("…" if len(t) > EXAMPLE_CHARS else "")
@@ -92,9 +65,12 @@ def write_report(folder: Path, manifest: dict, train: pl.DataFrame, test: pl.Dat
     plots = folder / "plots"
     plots.mkdir(exist_ok=True)
     plot_funnel(manifest, plots / "funnel.png")
-    plot_lengths(train, plots / "lengths.png")
-    plot_mix(train, plots / "mix.png")
+    from curate.report_plots import plot_lengths, plot_mix
     from curate.report_sections import stage_sections
+
+    kept = pl.concat([train, test]) if test.height else train
+    plot_lengths(kept, plots / "lengths.png")
+    plot_mix(manifest, kept, plots / "mix.png")
 
     lines = [f"# {manifest['name']} — version `{manifest['version']}`", ""]
     if not manifest["reproducible"]:
@@ -116,7 +92,8 @@ def write_report(folder: Path, manifest: dict, train: pl.DataFrame, test: pl.Dat
     from curate.report_categories import category_section
 
     lines += ["", *category_section(manifest, plots)]
-    lines += ["## Mix", "", "![mix](plots/mix.png)", "", f"Rule: `{manifest['mix']['rule']}` by {manifest['mix']['group_by']}.", "",
+    lines += ["## Mix", "", "![mix](plots/mix.png)", "", f"Rule: `{manifest['mix']['rule']}` by {manifest['mix']['group_by']}; "
+              "records in train + test.", "",
               "| group | available | requested | realized |", "|---|---:|---:|---:|"]
     requested = manifest["mix"].get("requested") or {}
     for g, n in manifest["mix"]["realized"].items():
@@ -124,7 +101,7 @@ def write_report(folder: Path, manifest: dict, train: pl.DataFrame, test: pl.Dat
     if manifest["mix"].get("shortfall"):
         lines += ["", f"Shortfall (fewer records than requested): `{json.dumps(manifest['mix']['shortfall'])}`"]
     lines += ["", "## Lengths", "", "![lengths](plots/lengths.png)", ""]
-    lines += stage_sections(manifest, rejects, plots)
+    lines += stage_sections(manifest, rejects, plots, kept)
     lines += ["## Top reject reasons", ""]
     for stage, reason, n, examples in reject_examples(rejects):
         lines += [f"### {stage} · `{reason}` — {n}", ""]

@@ -4,21 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import polars as pl
-
-
-def _bar_plot(path: Path, labels: list[str], values: list[int], title: str, xlabel: str) -> None:
-    from curate.report import _plt, _save
-
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 2.8))
-    ax.bar(labels, values, color="#8172b3")
-    ax.set_title(title)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("records")
-    ax.tick_params(axis="x", rotation=45 if len(labels) > 8 else 0)
-    _save(fig, path)
-    plt.close(fig)
 
 
 def _scalar_table(stats: dict) -> list[str]:
@@ -32,17 +19,48 @@ def _slug(stage: str) -> str:
     return stage.replace(":", "_").replace("#", "_")
 
 
-def _language(step: dict, plots: Path) -> list[str]:
+def _passed(manifest: dict, index: int, kept: pl.DataFrame, rejects: pl.DataFrame) -> pl.DataFrame:
+    """The records that step `index` of the funnel kept: the mix plus everything rejected later."""
+    later = [s["stage"] for s in manifest["funnel"][index + 1:]]
+    cols = ["source", "lang", "lang_score"]
+    return pl.concat([kept.select(cols), rejects.filter(pl.col("stage").is_in(later)).select(cols)])
+
+
+def _options(manifest: dict, index: int) -> dict:
+    """The resolved options of funnel step `index` (step 0 is `load`, then the recipe's clean list)."""
+    clean = manifest.get("recipe", {}).get("clean", [])
+    entry = clean[index - 1] if 0 < index <= len(clean) else {}
+    return next(iter(entry.values())) or {} if isinstance(entry, dict) and entry else {}
+
+
+def _language(step: dict, plots: Path, passed: pl.DataFrame, min_score: float | None) -> list[str]:
     stats = step["stats"]
     lines = []
     langs = stats.get("languages") or {}
     if langs:
-        lines += ["| language | records |", "|---|---:|", *[f"| {k} | {v} |" for k, v in list(langs.items())[:12]], ""]
-    hist = stats.get("score_histogram") or {}
-    if any(hist.values()):
+        lines += [f"Labels of the {step['in']} records the stage judged (kept and rejected):", "",
+                  "| language | records |", "|---|---:|", *[f"| {k} | {v} |" for k, v in list(langs.items())[:12]], ""]
+    scores = passed["lang_score"].drop_nulls().to_numpy()
+    if len(scores):
+        from curate.report import _plt, _save
+
+        plt = _plt()
         name = f"{_slug(step['stage'])}_scores.png"
-        _bar_plot(plots / name, list(hist), list(hist.values()), "fastText score of the chosen label", "score bin")
-        lines += [f"![language scores](plots/{name})", ""]
+        counts, edges = np.histogram(scores, bins=np.linspace(0, 1, 21))
+        fig, ax = plt.subplots(figsize=(6, 2.8))
+        ax.stairs(counts, edges, fill=True, color="#8172b3")
+        if min_score is not None:
+            ax.axvline(min_score, color="#c44e52", linestyle="--", label=f"min_score {min_score}")
+            ax.legend(fontsize=7, loc="upper left")
+        if counts.max() > 0 and counts.max() / max(counts[counts > 0].min(), 1) >= 100:
+            ax.set_yscale("log")
+        ax.set_xlabel("fastText score of the record's label")
+        ax.set_ylabel("records")
+        ax.set_title(f"{step['stage']}: scores of the {len(scores)} records kept ({step['rejected']} rejected, "
+                     "not shown)", fontsize=9)
+        _save(fig, plots / name)
+        plt.close(fig)
+        lines += [f"![language scores of the kept records](plots/{name})", ""]
     return lines
 
 
@@ -52,9 +70,23 @@ def _clusters(step: dict, plots: Path) -> list[str]:
         return []
     ordered = sorted(sizes.items(), key=lambda kv: int(kv[0]))
     name = f"{_slug(step['stage'])}_clusters.png"
-    _bar_plot(plots / name, [str(k) for k, _ in ordered], [int(v) for _, v in ordered],
-              "duplicate cluster sizes", "records in cluster")
-    return [f"![cluster sizes](plots/{name})", ""]
+    labels, values = [str(k) for k, _ in ordered], [int(v) for _, v in ordered]
+    from curate.report import _plt, _save
+
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 2.8))
+    ax.bar(labels, values, color="#8172b3")
+    if max(values) / max(min(values), 1) >= 100:
+        ax.set_yscale("log")
+    ax.set_title(f"{step['stage']}: {sum(values)} duplicate clusters by size ({step['rejected']} records removed)",
+                 fontsize=9)
+    ax.set_xlabel("records in the cluster (kept twin + removed duplicates)")
+    ax.set_ylabel("clusters")
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    ax.tick_params(axis="x", rotation=45 if len(labels) > 8 else 0)
+    _save(fig, plots / name)
+    plt.close(fig)
+    return [f"![duplicate clusters by size](plots/{name})", ""]
 
 
 def _traditional(step: dict) -> list[str]:
@@ -77,10 +109,10 @@ def _by_source(step: dict) -> list[str]:
             *[f"| {s} | {c['in']} | {c['rejected']} | {c['rejected'] / max(c['in'], 1):.1%} |" for s, c in rows], ""]
 
 
-def stage_sections(manifest: dict, rejects: pl.DataFrame, plots: Path) -> list[str]:
-    """One section per stage: removal per source, its statistics, and its own plots."""
+def stage_sections(manifest: dict, rejects: pl.DataFrame, plots: Path, kept: pl.DataFrame) -> list[str]:
+    """One section per stage: removal per source, its statistics, and its own plots (`kept`: train + test)."""
     lines: list[str] = []
-    for step in manifest["funnel"]:
+    for index, step in enumerate(manifest["funnel"]):
         if step["stage"] in ("load", "mix"):
             continue
         body = _by_source(step) + _scalar_table(step["stats"])
@@ -88,7 +120,8 @@ def stage_sections(manifest: dict, rejects: pl.DataFrame, plots: Path) -> list[s
         if name == "convert":
             body += _traditional(step)
         elif name == "language":
-            body += _language(step, plots)
+            body += _language(step, plots, _passed(manifest, index, kept, rejects),
+                              _options(manifest, index).get("min_score"))
         elif name == "dedup":
             body += _clusters(step, plots)
         if body:

@@ -44,16 +44,39 @@ class Version:
         return pl.read_parquet(self.dir / "rejected.parquet")
 
 
-def load_version(path: str | Path) -> Version:
-    """Open a version folder (or a recipe's build folder holding exactly one version)."""
+def finished_versions(folder: Path) -> list[Path]:
+    """The finished versions in a recipe's build folder, oldest first.
+
+    Finished = a non-hidden subfolder with a manifest (a killed build leaves only `.tmp-*`).
+    Order = when its manifest.json was written (file mtime, then id): a cache-hit rebuild writes
+    nothing, so it does not move a version; `--force` makes it the latest. The manifest itself holds
+    no build time, so that same inputs keep giving byte-identical files.
+    """
+    subs = [d for d in folder.iterdir() if d.is_dir() and not d.name.startswith(".") and (d / MANIFEST).exists()]
+    return sorted(subs, key=lambda d: ((d / MANIFEST).stat().st_mtime_ns, d.name))
+
+
+def resolve_version_dir(path: str | Path) -> Path:
+    """A version folder, or a recipe's build folder meaning its latest finished version (logged)."""
     p = Path(path)
-    if not (p / MANIFEST).exists():
-        subs = sorted(d for d in p.glob("*/") if (d / MANIFEST).exists()) if p.is_dir() else []
-        if len(subs) == 1:
-            p = subs[0]
-        else:
-            raise UserError(f"{path} is not a version folder (no {MANIFEST})",
-                            hint="pass builds/<recipe name>/<version id>, as printed by `curate build`")
+    if (p / MANIFEST).exists():
+        return p
+    subs = finished_versions(p) if p.is_dir() else []
+    if not subs:
+        raise UserError(f"{path} is not a version folder (no {MANIFEST})" if p.exists() else f"{path} does not exist",
+                        hint="pass builds/<recipe name>/<version id>, as printed by `curate build`")
+    if len(subs) > 1:
+        import logging
+
+        logging.getLogger(__name__).info(
+            "%s: using its latest version %s (of %d: %s; pass a version folder to choose)", path, subs[-1].name,
+            len(subs), ", ".join(d.name for d in reversed(subs)))
+    return subs[-1]
+
+
+def load_version(path: str | Path) -> Version:
+    """Open a version folder, or a recipe's build folder (its latest finished version)."""
+    p = resolve_version_dir(path)
     try:
         manifest = json.loads((p / MANIFEST).read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:

@@ -48,7 +48,9 @@ def _chars(text: str) -> list[str]:
 
 
 def _words(text: str) -> list[str]:
-    import jieba
+    from curate.logs import jieba_module
+
+    jieba = jieba_module()
 
     return [w for w in jieba.lcut(text) if w.strip()]
 

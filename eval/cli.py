@@ -22,7 +22,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cot", action="store_true", help="add the task's CoT cue (先思考，再决定); needs --method generate")
     p.add_argument("--limit", type=int, help="first N items per subject (exams) or per class (Belle)")
     p.add_argument("--subjects", help="comma-separated subjects to run (exams)")
-    p.add_argument("--scorers", help="comma-separated Belle scorers: offline,judge")
+    p.add_argument("--scorers", help="comma-separated open-task scorers: offline,judge,ref_loglik")
     p.add_argument("--judge-base-url", help="OpenAI-compatible endpoint, e.g. https://api.openai.com/v1")
     p.add_argument("--judge-model", help="judge model name")
     p.add_argument("--judge-key-env", default="OPENAI_API_KEY", help="environment variable holding the judge API key")

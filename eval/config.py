@@ -43,7 +43,7 @@ class TaskRun(_Strict):
     cot: bool = False
     limit: int | None = Field(None, ge=1)  # first N items per subject (exams) or per class (Belle)
     subjects: list[str] | None = None
-    scorers: list[Literal["offline", "judge"]] | None = None  # Belle; default: the task's
+    scorers: list[Literal["offline", "judge", "ref_loglik"]] | None = None  # open tasks; default: the task's
     overrides: dict[str, Any] = Field(default_factory=dict)  # merged into the task YAML
 
 

@@ -53,18 +53,27 @@ def model_device(model) -> torch.device:
 
 
 def _forward_last(model, ids, mask, keep: int):
+    """Logits of the last ``keep`` positions (0: every position, for right padding)."""
     pos = (mask.cumsum(-1) - 1).clamp(min=0)
     try:
-        return model(input_ids=ids, attention_mask=mask, position_ids=pos, logits_to_keep=keep).logits[:, -keep:]
+        logits = model(input_ids=ids, attention_mask=mask, position_ids=pos, logits_to_keep=keep).logits
     except TypeError:  # a model without logits_to_keep
-        return model(input_ids=ids, attention_mask=mask, position_ids=pos).logits[:, -keep:]
+        logits = model(input_ids=ids, attention_mask=mask, position_ids=pos).logits
+    return logits[:, -keep:] if keep else logits
 
 
 @torch.inference_mode()
 def continuation_logprobs(model, pairs: list[tuple[list[int], list[int]]], *, batch_size: int = 8,
-                          pad_id: int = 0, max_length: int | None = None,
+                          pad_id: int = 0, max_length: int | None = None, padding_side: str = "left",
                           on_batch=None) -> list[Scored]:
-    """Sum of log P(continuation token | everything before it) for each (context_ids, cont_ids)."""
+    """Sum of log P(continuation token | everything before it) for each (context_ids, cont_ids).
+
+    ``padding_side="right"`` keeps every position's logits (slower); it exists so that tests can
+    show that the numbers do not depend on where the padding goes.
+    """
+    if padding_side not in ("left", "right"):
+        raise ValueError(f"padding_side must be left or right, not {padding_side!r}")
+    right = padding_side == "right"
     device = model_device(model)
     by_input: dict[tuple[int, ...], list[int]] = {}
     truncated = [False] * len(pairs)
@@ -81,14 +90,16 @@ def continuation_logprobs(model, pairs: list[tuple[list[int], list[int]]], *, ba
         ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
         mask = torch.zeros((len(batch), width), dtype=torch.long)
         for b, seq in enumerate(batch):
-            ids[b, width - len(seq):] = torch.tensor(seq, dtype=torch.long)
-            mask[b, width - len(seq):] = 1
-        keep = max(len(pairs[i][1]) for seq in batch for i in by_input[seq])
+            cols = slice(0, len(seq)) if right else slice(width - len(seq), width)
+            ids[b, cols] = torch.tensor(seq, dtype=torch.long)
+            mask[b, cols] = 1
+        keep = 0 if right else max(len(pairs[i][1]) for seq in batch for i in by_input[seq])
         logp = torch.log_softmax(_forward_last(model, ids.to(device), mask.to(device), keep).float(), dim=-1)
         for b, seq in enumerate(batch):
             for i in by_input[seq]:
                 cont = torch.tensor(pairs[i][1], dtype=torch.long, device=logp.device)
-                rows = logp[b, keep - len(cont):]
+                end = len(seq) if right else keep
+                rows = logp[b, end - len(cont):end]
                 lp = rows.gather(-1, cont[:, None]).squeeze(-1)
                 out[i] = Scored(float(lp.sum()), bool((rows.argmax(-1) == cont).all()), len(cont), truncated[i])
         if on_batch:

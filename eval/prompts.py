@@ -37,13 +37,25 @@ def mc_context(task: MultipleChoiceTask, item: MCItem, shots: list[MCItem], *, c
 
 def chat_prompt(tokenizer, question: str, chat: ChatSpec) -> tuple[str, bool]:
     """(prompt text, whether the tokenizer should still add its special tokens)."""
+    return chat_messages_prompt(tokenizer, [{"role": "user", "content": question}], chat)
+
+
+def chat_messages_prompt(tokenizer, messages: list[dict], chat: ChatSpec) -> tuple[str, bool]:
+    """The prompt for the assistant turn after ``messages`` (user/assistant turns, optionally a system
+    turn first); the task's system prompt is added when asked and the turns bring none."""
     lang = chat.prompt_language
+    messages = [{"role": m["role"], "content": m["content"]} for m in messages]
+    if chat.system_prompt and not (messages and messages[0]["role"] == "system"):
+        messages.insert(0, {"role": "system", "content": chat.system[lang]})
     if chat.use_chat_template and getattr(tokenizer, "chat_template", None):
-        messages = [{"role": "system", "content": chat.system[lang]}] if chat.system_prompt else []
-        messages.append({"role": "user", "content": question})
         text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         return text, False  # the template already wrote BOS where the model wants one
-    text = chat.plain_template[lang].format(question=question)
-    if chat.system_prompt:
-        text = chat.system[lang] + "\n" + text
+    system = [m["content"] for m in messages if m["role"] == "system"]
+    text = system[0] + "\n" if system else ""
+    tpl = chat.plain_template[lang]
+    for m in messages:
+        if m["role"] == "user":
+            text += tpl.format(question=m["content"])
+        elif m["role"] == "assistant":
+            text += m["content"] + "\n"
     return text, True

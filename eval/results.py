@@ -76,6 +76,21 @@ def _pct(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.2f}"
 
 
+def _num(x: float | None) -> str:
+    return "–" if x is None else f"{x:.4f}"
+
+
+def _class_block(title: str, block: dict, fmt, columns: list[tuple[str, str]]) -> list[str]:
+    """A per-class table and its macro average; columns are (header, key), the average is `<key>_macro`."""
+    lines = ["", title, "", "| class | scored | unscored | " + " | ".join(h for h, _ in columns) + " |",
+             "|---|---:|---:|" + "---:|" * len(columns)]
+    for c, v in block["per_class"].items():
+        lines.append(f"| {c} | {v['n']} | {v['n_unscored']} | " + " | ".join(fmt(v[k]) for _, k in columns) + " |")
+    lines.append(f"| **average (macro)** | {block['n_scored']} | | "
+                 + " | ".join(f"**{fmt(block[k + '_macro'])}**" for _, k in columns) + " |")
+    return lines
+
+
 def markdown_table(results: dict) -> str:
     """The short human summary: per category (or class) and the averages."""
     s = results["scores"]
@@ -93,20 +108,17 @@ def markdown_table(results: dict) -> str:
         return head + "\n".join(rows) + "\n" + tail
     out = [head.rstrip("\n")]
     if "offline" in s:
-        o = s["offline"]
-        out += ["", "offline (ROUGE-L F1 vs std_answer; not a judge score)", "",
-                "| class | scored | unscored | ROUGE-L char | ROUGE-L word |", "|---|---:|---:|---:|---:|"]
-        for c, v in o["per_class"].items():
-            out.append(f"| {c} | {v['n']} | {v['n_unscored']} | {_pct(v['rougeL_char_f'])} | {_pct(v['rougeL_word_f'])} |")
-        out.append(f"| **average (macro)** | {o['n_scored']} | | **{_pct(o['rougeL_char_f_macro'])}** | "
-                   f"**{_pct(o['rougeL_word_f_macro'])}** |")
+        out += _class_block("offline (ROUGE-L F1 vs std_answer; not a judge score)", s["offline"], _pct,
+                            [("ROUGE-L char", "rougeL_char_f"), ("ROUGE-L word", "rougeL_word_f")])
+    if "ref_loglik" in s:
+        r = s["ref_loglik"]
+        out += _class_block("ref_loglik (negative log-likelihood of the reference given the prompt; lower is better)",
+                            r, _num, [("nats/token", "nll_token"), ("nats/char", "nll_char")])
+        out.append(f"\nunscored: {r['unscored_reasons'] or 'none'}; references cut to their first tokens: "
+                   f"{r['truncated_references']}; prompts cut on the left: {r['truncated_prompts']}")
     if "judge" in s:
         j = s["judge"]
-        out += ["", f"judge ({results.get('judge', {}).get('model')})", "", "| class | scored | unscored | score |",
-                "|---|---:|---:|---:|"]
-        for c, v in j["per_class"].items():
-            out.append(f"| {c} | {v['n']} | {v['n_unscored']} | {_pct(v['score'])} |")
-        out.append(f"| **average (macro)** | {j['n_scored']} | | **{_pct(j['score_macro'])}** |")
+        out += _class_block(f"judge ({results.get('judge', {}).get('model')})", j, _pct, [("score", "score")])
         out.append(f"\njudge unscored: {j['unscored_reasons'] or 'none'}")
     return "\n".join(out) + "\n"
 

@@ -6,6 +6,7 @@ second, not after minutes of loading; a plan whose results all exist never loads
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -31,6 +32,8 @@ from eval.results import (
 )
 from eval.tasks import LoadedTask, MultipleChoiceTask, load_task
 
+
+_LOG = logging.getLogger(__name__)
 
 @dataclass
 class Job:
@@ -92,12 +95,23 @@ def _plan_mc(run: TaskRun, lt: LoadedTask) -> list[Job]:
     return jobs
 
 
+def _read_open_items(task, data_dir: Path, aliases: dict[str, str]) -> list:
+    if task.data.format == "version_parquet":
+        from eval.readers import read_version_split
+
+        return read_version_split(data_dir, task.data.eval_split, task.data.group_by)
+    return read_belle_set(data_dir, aliases)
+
+
 def _plan_open(run: TaskRun, lt: LoadedTask, cfg: EvalConfig) -> list[Job]:
+    """One job for the generation scorers (offline, judge: one generation serves both) and one for
+    ref_loglik (no generation), so that each is cached by its own eval id."""
     task = lt.config
     data_dir = Path(run.data_dir)
     aliases = {normalize_class(k): normalize_class(v) for k, v in task.class_aliases.items()}
-    items = read_belle_set(data_dir, aliases)
+    items = _read_open_items(task, data_dir, aliases)
     scorers = run.scorers or task.scorers
+    gen_scorers = [s for s in scorers if s != "ref_loglik"]
     prompts: dict = {}
     if "judge" in scorers:
         if cfg.judge is None:
@@ -110,11 +124,18 @@ def _plan_open(run: TaskRun, lt: LoadedTask, cfg: EvalConfig) -> list[Job]:
     for i in items:
         by_class.setdefault(i.cls, []).append(i)
     items = _limit(by_class, run.limit)
-    judge = cfg.judge.model_dump(exclude={"cache_dir", "concurrency", "timeout_s"}) if "judge" in scorers else None
-    settings = {"method": "generate", "scorers": scorers, "limit_per_class": run.limit,
-                "chat": task.chat.model_dump(), "generate": task.generate.model_dump(), "judge": judge}
-    return [Job(run, lt, "open", settings, items, prompts=prompts,
-                items_sha256=sha256_obj([asdict(i) for i in items] + [prompts]))]
+    jobs = []
+    if gen_scorers:
+        judge = cfg.judge.model_dump(exclude={"cache_dir", "concurrency", "timeout_s"}) if "judge" in scorers else None
+        settings = {"method": "generate", "scorers": gen_scorers, "limit_per_class": run.limit,
+                    "chat": task.chat.model_dump(), "generate": task.generate.model_dump(), "judge": judge}
+        jobs.append(Job(run, lt, "open", settings, items, prompts=prompts,
+                        items_sha256=sha256_obj([asdict(i) for i in items] + [prompts])))
+    if "ref_loglik" in scorers:
+        settings = {"method": "ref_loglik", "limit_per_class": run.limit, "chat": task.chat.model_dump(),
+                    "reference": task.reference.model_dump()}
+        jobs.append(Job(run, lt, "ref_loglik", settings, items, items_sha256=sha256_obj([asdict(i) for i in items])))
+    return jobs
 
 
 def plan(cfg: EvalConfig, identity: dict) -> list[Job]:
@@ -137,10 +158,11 @@ def plan(cfg: EvalConfig, identity: dict) -> list[Job]:
     return jobs
 
 
-def _progress(total: int, desc: str):
-    from tqdm import tqdm
+def _progress(total: int | None, desc: str, unit: str = "item"):
+    """A bar on a terminal; without one (CI), a log line every 30 s, updated per batch scored."""
+    from curate.logs import Progress
 
-    return tqdm(total=total, desc=desc, unit="req", leave=False, disable=None)
+    return Progress(total, desc, unit=unit, logger="eval")
 
 
 def run_job(job: Job, model, tokenizer, cfg: EvalConfig) -> tuple[dict, list[dict], dict]:
@@ -150,7 +172,9 @@ def run_job(job: Job, model, tokenizer, cfg: EvalConfig) -> tuple[dict, list[dic
     if isinstance(task, MultipleChoiceTask):
         from eval.multiple_choice import run_multiple_choice
 
-        with _progress(len(job.items), f"{task.name} {job.method}") as bar:
+        scorable = sum(1 for i in job.items if i.problem is None)  # log-likelihood reports requests, not items
+        total, unit = (scorable, "item") if job.method == "generate" else (None, "request")
+        with _progress(total, f"{task.name} {job.method}", unit) as bar:
             records, stats = run_multiple_choice(model, tokenizer, task, job.items, job.shot_pools,
                                                  method=job.method, shots=job.settings["shots"],
                                                  cot=job.settings["cot"], batch_size=cfg.batch_size,
@@ -162,6 +186,14 @@ def run_job(job: Job, model, tokenizer, cfg: EvalConfig) -> tuple[dict, list[dic
         scores = aggregate_mc(records, task)
         new_tokens = stats["new_tokens"]
         timings = {}
+    elif job.method == "ref_loglik":
+        from eval.reference import aggregate_reference, score_references
+
+        with _progress(len(job.items), f"{task.name} ref_loglik") as bar:
+            records = score_references(model, tokenizer, task, job.items, batch_size=cfg.batch_size,
+                                       max_length=job.settings["model_max_length"], on_batch=bar.update)
+        scores = aggregate_reference(records)
+        new_tokens, timings = 0, {}
     else:
         from eval.open_generation import run_open
 
@@ -182,8 +214,13 @@ def load_model(cfg: EvalConfig):
     return load_for_inference(cfg.model if isinstance(cfg.model, str) else ModelSpec(**cfg.model))
 
 
-def evaluate(cfg: EvalConfig, log: Callable[[str], None] = print) -> list[tuple[Path, dict]]:
+def evaluate(cfg: EvalConfig, log: Callable[[str], None] | None = None) -> list[tuple[Path, dict]]:
     """Run every planned job (or reuse its finished folder); returns [(folder, results)]."""
+    log = log or _LOG.info
+    from curate.logs import quiet_known_warnings, quiet_library_bars
+
+    quiet_known_warnings()
+    quiet_library_bars()
     from train.runs import package_versions
 
     identity = model_identity(cfg.model)

@@ -92,7 +92,7 @@ def test_scope_instruction_versus_prompt_versus_conversation():
 def test_near_short_texts_are_not_called_duplicates():
     rows = [rec("a", "你好", 1), rec("a", "您好", 2), rec("a", "早", 3), rec("a", "晚", 4), rec("a", "ok", 5),
             rec("a", "ko", 6), rec("a", "", 7), rec("a", "。", 8), rec("a", "写诗", 9), rec("a", "写诗！", 10)]
-    res = run(rows, method="minhash")
+    res = run(rows, method="minhash", scope="prompt")
     assert [r for r in res.rejected["meta"].struct.field("line")] == [10]  # only the identical pair
     assert res.stats["records_without_shingles"] == 2
 
@@ -148,7 +148,8 @@ def planted_corpus(seed: int = 7, n_base: int = 2500, n_dups: int = 500, n_hard:
 
 def test_near_precision_and_recall_on_planted_duplicates():
     rows, n_base = planted_corpus()
-    res = dedup.apply(table(rows), dedup.Options(method="minhash", threshold=0.8), StageContext(source_order=["a", "b", "c"]))
+    opts = dedup.Options(method="minhash", scope="prompt", ngram=5, threshold=0.8)  # the 5-gram truth of planted_corpus
+    res = dedup.apply(table(rows), opts, StageContext(source_order=["a", "b", "c"]))
     by_source = dict(res.rejected.group_by("source").len().iter_rows())
     true_pos = by_source.get("b", 0)
     # a hard negative may still be >= 0.8 similar to another planted copy: count only real mistakes
@@ -269,7 +270,11 @@ def test_bad_options_are_refused(bad):
 
 def test_defaults():
     o = dedup.Options()
-    assert (o.method, o.scope, o.threshold, o.ngram, o.num_perm, o.tokenizer) == ("exact", "prompt", 0.8, 5, 128, "char")
+    assert (o.method, o.scope) == ("exact", "prompt")
+    o = dedup.Options(method="minhash")
+    assert (o.scope, o.threshold, o.ngram, o.num_perm, o.tokenizer) == ("conversation", 0.7, 3, 128, "char")
+    assert dedup.Options(method="minhash", scope="prompt").scope == "prompt"
+    assert dedup.Options.model_validate(o.model_dump(mode="json")) == o
 
 
 def test_datasketch_engine_agrees_with_the_numpy_engine():

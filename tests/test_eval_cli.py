@@ -86,7 +86,7 @@ def test_exam_both_methods_then_cached(tiny_model, ceval_dir, tmp_path, capsys, 
 
     monkeypatch.setattr("eval.runner.load_model", no_load)
     assert main(argv) == 0
-    assert capsys.readouterr().out.count("cached") == 2
+    assert capsys.readouterr().err.count("cached") == 2  # a log line (stderr); results stay on stdout
 
 
 @pytest.mark.parametrize("breakage,message", [

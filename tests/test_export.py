@@ -84,11 +84,21 @@ def test_axolotl(demo, tmp_path):
     assert row["chosen"]["role"] == "assistant" and row["messages"][-1]["role"] == "user"
 
 
-def test_jsonl_keeps_every_record(demo, tmp_path):
+def test_jsonl_keeps_every_record_in_trl_native_shapes(demo, tmp_path):
     out, _ = export_version(demo, "jsonl", tmp_path / "j")
     for split in ("train", "test"):
-        rows = read_jsonl(out / f"{split}.jsonl")
-        assert [r["id"] for r in rows] == demo.split(split)["id"].to_list()
+        table = demo.split(split)
+        sft = read_jsonl(out / f"sft_{split}.jsonl")
+        dpo = read_jsonl(out / f"dpo_{split}.jsonl") if (out / f"dpo_{split}.jsonl").exists() else []
+        assert [r["id"] for r in sft] == table.filter(table["rejected"].is_null())["id"].to_list()
+        assert [r["id"] for r in dpo] == table.filter(table["rejected"].is_not_null())["id"].to_list()
+        assert all("rejected" not in r for r in sft) and all("messages" not in r for r in dpo)
+        by_id = {r["id"]: r for r in table.to_dicts()}
+        for r in dpo:  # prompt + chosen are the record's messages; rejected its dispreferred reply
+            src = by_id[r["id"]]
+            assert r["prompt"] + r["chosen"] == [{"role": m["role"], "content": m["content"]} for m in src["messages"]]
+            assert r["rejected"] == [{"role": "assistant", "content": src["rejected"]}]
+            assert r["meta"] == src["meta"] and r["source"] == src["source"]
 
 
 @pytest.mark.parametrize("tool", TOOLS)
@@ -119,3 +129,21 @@ def test_cli_choices_match_and_help_stays_light():
     code = ("import sys; from curate.cli import build_parser; build_parser(); "
             "sys.exit(int(any(m in sys.modules for m in ('curate.export', 'curate.diff', 'curate.publish.card'))))")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_snippets_hold_absolute_paths_that_work_from_another_folder(demo, tmp_path, monkeypatch):
+    """LLaMA-Factory and axolotl run from their own checkout: a relative --out must not leak into snippets."""
+    monkeypatch.chdir(tmp_path)
+    for tool in ("llamafactory", "axolotl", "trl"):
+        assert main(["export", str(demo.dir), "--to", tool, "--out", f"rel/{tool}"]) == 0
+    monkeypatch.chdir(tmp_path.parent)  # "their own checkout"
+    lf = yaml.safe_load((tmp_path / "rel/llamafactory/llamafactory_sft.yaml").read_text(encoding="utf-8"))
+    assert Path(lf["dataset_dir"]).is_absolute() and (Path(lf["dataset_dir"]) / "dataset_info.json").exists()
+    note = (tmp_path / "rel/llamafactory/llamafactory_sft.yaml").read_text(encoding="utf-8")
+    assert "default_system" in note and "empty `system`" in note
+    for kind in ("sft", "dpo"):
+        ax = yaml.safe_load((tmp_path / f"rel/axolotl/axolotl_{kind}.yaml").read_text(encoding="utf-8"))
+        for entry in ax["datasets"] + ax.get("test_datasets", []):
+            assert Path(entry["path"]).is_absolute() and Path(entry["path"]).exists()
+    trl_snippet = (tmp_path / "rel/trl/trl_datasets.py").read_text(encoding="utf-8")
+    assert f'"{(tmp_path / "rel/trl/sft_train.jsonl").as_posix()}"' in trl_snippet

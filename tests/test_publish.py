@@ -16,7 +16,7 @@ from curate.build import build
 from curate.cli import main
 from curate.errors import UserError
 from curate.publish.card import build_card, check_card, merge_hub_metadata
-from curate.publish.hub import FolderHub
+from curate.publish.hub import FolderHub, split_counts
 from curate.publish.licenses import classify, most_restrictive
 from curate.publish.push import publish
 from curate.version import Version, load_version
@@ -60,10 +60,10 @@ class RecordingHub:
         self.ops.append(("create_repo", repo_id, private))
         self.folder.create_repo(repo_id, private)
 
-    def push_splits(self, repo_id, config_name, splits, commit_message):
+    def push_splits(self, repo_id, config_name, splits, commit_message, kind="sft"):
         self.ops.append(("push_splits", repo_id, config_name, sorted(splits), commit_message))
-        self.folder.push_splits(repo_id, config_name, splits, commit_message)
-        return "c1"
+        self.folder.push_splits(repo_id, config_name, splits, commit_message, kind)
+        return f"c{sum(op[0] == 'push_splits' for op in self.ops)}"
 
     def read_card(self, repo_id, revision):
         self.ops.append(("read_card", repo_id, revision))
@@ -72,7 +72,7 @@ class RecordingHub:
     def upload_card(self, repo_id, content, commit_message, parent_commit):
         self.ops.append(("upload_card", repo_id, parent_commit, commit_message))
         self.card = content
-        return "c2"
+        return "card"
 
     def create_tag(self, repo_id, tag, revision, message):
         self.ops.append(("create_tag", repo_id, tag, revision))
@@ -129,6 +129,25 @@ def test_card_parses_and_says_what_a_reader_needs(demo):
     assert ("Not decontaminated" in body) == ("decontaminate" not in stages)
     assert demo.id in body and f"curate build {demo.name}.yaml" in body and "could not confirm" not in body
     assert 'revision="demo-' + demo.id in body
+
+
+def test_card_tells_how_to_use_it_and_what_not_to_expect(demo):
+    card = DatasetCard(build_card(demo, "someone/zh-mix", "demo-" + demo.id))
+    data, body = card.data.to_dict(), card.text
+    assert data["multilinguality"] == ["monolingual"] and data["task_ids"] == ["dialogue-modeling"]
+    assert "machine-generated" in data["language_creators"] and data["source_datasets"] == ["original"]
+    # an example of each kind, taken from the train split as the configs hold it
+    train = demo.split("train")
+    first_sft = train.filter(train["rejected"].is_null())["id"][0]
+    first_pair = train.filter(train["rejected"].is_not_null())["id"][0]
+    assert f'"id": "{first_sft}"' in body and f'"id": "{first_pair}"' in body
+    assert 'load_dataset("someone/zh-mix", "demo-sft"' in body and "DPOTrainer(" in body
+    for heading in ("## Uses, out of scope, limitations", "**Personal data:**", "## Citation", "## 中文简介"):
+        assert heading in body
+    assert "arXiv:2310.07328" in body and all(f"`{i['source']}`" in body for i in demo.manifest["inputs"])
+    assert "Stage `dedup:exact`" in body and "Stage `dedup:minhash`" in body
+    assert "max_turn_chars" not in body  # no dump of every default option of the other stages
+    assert len(body.splitlines()) < 300
 
 
 def test_card_recipe_rebuilds_the_same_version(demo, tmp_path):
@@ -189,23 +208,27 @@ def test_push_operations_in_order_and_metadata_kept(demo, tmp_path):
     res = publish(demo, "someone/zh-mix", hub, private=True)
     tag = f"demo-{demo.id}"
     names = [op[0] for op in hub.ops]
-    assert names == ["validate_card", "list_tags", "create_repo", "push_splits", "read_card", "upload_card",
-                     "create_tag"]
+    assert names == ["validate_card", "list_tags", "create_repo", "push_splits", "push_splits", "read_card",
+                     "upload_card", "create_tag"]
     assert hub.ops[2] == ("create_repo", "someone/zh-mix", True)
-    assert hub.ops[3][:4] == ("push_splits", "someone/zh-mix", "demo", ["test", "train"])
-    assert hub.ops[4] == ("read_card", "someone/zh-mix", "c1")  # the card push_to_hub just wrote
-    assert hub.ops[5][:3] == ("upload_card", "someone/zh-mix", "c1")
-    assert hub.ops[6] == ("create_tag", "someone/zh-mix", tag, "c2")  # the tag pins the card commit
+    kinds = split_counts({s: demo.dir / f"{s}.parquet" for s in ("train", "test")})
+    assert hub.ops[3][:4] == ("push_splits", "someone/zh-mix", "demo-sft", ["test", "train"])
+    assert hub.ops[4][:3] == ("push_splits", "someone/zh-mix", "demo-dpo")
+    assert hub.ops[5] == ("read_card", "someone/zh-mix", "c2")  # the card push_to_hub just wrote
+    assert hub.ops[6][:3] == ("upload_card", "someone/zh-mix", "c2")
+    assert hub.ops[7] == ("create_tag", "someone/zh-mix", tag, "card")  # the tag pins the card commit
     data = DatasetCard(hub.card).data
     configs = {c["config_name"]: c for c in data["configs"]}
-    assert set(configs) == {"demo", "other"}  # another recipe's config survives
-    assert configs["demo"]["data_files"] == [{"split": "train", "path": "demo/train-*"},
-                                             {"split": "test", "path": "demo/test-*"}]
-    assert data["dataset_info"]["config_name"] == "demo"
-    assert {s["name"]: s["num_examples"] for s in data["dataset_info"]["splits"]} == {
-        "train": demo.manifest["counts"]["train"], "test": demo.manifest["counts"]["test"]}
+    assert set(configs) == {"demo-sft", "demo-dpo", "other"}  # another recipe's config survives
+    assert configs["demo-sft"]["data_files"] == [{"split": "train", "path": "demo-sft/train-*"},
+                                                 {"split": "test", "path": "demo-sft/test-*"}]
+    infos = {i["config_name"]: i for i in data["dataset_info"]}
+    for kind in ("sft", "dpo"):
+        assert {s["name"]: s["num_examples"] for s in infos[f"demo-{kind}"]["splits"]} == kinds[kind]
+    assert sum(sum(k.values()) for k in kinds.values()) == demo.manifest["counts"]["train"] + demo.manifest[
+        "counts"]["test"]
     assert data["license"] == "apache-2.0" and "# old card" not in hub.card
-    assert res.commits == ["c1", "c2"] and res.tag == tag
+    assert res.commits == ["c1", "c2", "card"] and res.tag == tag
 
 
 def test_push_refuses_an_already_published_version(demo, tmp_path):
@@ -228,9 +251,10 @@ def test_dry_run_writes_what_would_be_uploaded(demo, tmp_path, capsys, monkeypat
     out = tmp_path / "dry"
     assert main(["publish", str(demo.dir), "--repo", "someone/zh-mix", "--dry-run", "--out", str(out)]) == 0
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
-    assert files == ["README.md", "demo/test-00000-of-00001.parquet", "demo/train-00000-of-00001.parquet"]
+    kinds = split_counts({s: demo.dir / f"{s}.parquet" for s in ("train", "test")})
+    assert files == ["README.md"] + sorted(f"demo-{k}/{s}-00000-of-00001.parquet" for k in kinds for s in kinds[k])
     card = (out / "README.md").read_text(encoding="utf-8")
-    assert check_card(card, "demo") == []
+    assert check_card(card, "demo-sft") == [] and check_card(card, "demo-dpo") == []
     captured = capsys.readouterr()
     for text in [captured.out, captured.err] + [p.read_bytes().decode("utf-8", "replace") for p in out.rglob("*")
                                                 if p.is_file()]:
@@ -238,9 +262,11 @@ def test_dry_run_writes_what_would_be_uploaded(demo, tmp_path, capsys, monkeypat
     # the folder is a loadable dataset repo: the card's configs point at the Parquet files
     import datasets
 
-    ds = datasets.load_dataset(str(out), "demo", cache_dir=str(tmp_path / "cache"))
-    assert ds["train"].num_rows == demo.manifest["counts"]["train"]
-    assert set(ds["train"]["id"]) == set(demo.split("train")["id"].to_list())
+    sft = datasets.load_dataset(str(out), "demo-sft", cache_dir=str(tmp_path / "cache"))
+    dpo = datasets.load_dataset(str(out), "demo-dpo", cache_dir=str(tmp_path / "cache"))
+    assert sft["train"].num_rows + dpo["train"].num_rows == demo.manifest["counts"]["train"]
+    assert set(sft["train"]["id"]) | set(dpo["train"]["id"]) == set(demo.split("train")["id"].to_list())
+    assert "rejected" not in sft["train"].column_names and "messages" not in dpo["train"].column_names
 
     again = tmp_path / "dry2"
     assert main(["publish", str(demo.dir), "--repo", "someone/zh-mix", "--dry-run", "--out", str(again)]) == 0
@@ -316,7 +342,7 @@ def test_real_client_wiring(demo, tmp_path, monkeypatch):
     def fake_download(repo_id, filename, repo_type, revision):
         calls.append(("hf_hub_download", repo_id, filename, repo_type, revision))
         p = tmp_path / "README.md"
-        p.write_text("---\nconfigs:\n- config_name: demo\n  data_files: demo/*\ndataset_info:\n  config_name: demo\n"
+        p.write_text("---\nconfigs:\n- config_name: demo-sft\n  data_files: demo-sft/*\n- config_name: demo-dpo\n  data_files: demo-dpo/*\ndataset_info:\n- config_name: demo-sft\n  splits:\n  - name: train\n    num_examples: 1\n- config_name: demo-dpo\n"
                      "  splits:\n  - name: train\n    num_examples: 1\n---\n", encoding="utf-8")
         return str(p)
 
@@ -329,14 +355,17 @@ def test_real_client_wiring(demo, tmp_path, monkeypatch):
     hub.validate_card = lambda content: "skipped"
     res = publish(demo, "someone/zh-mix", hub)
     names = [c[0] for c in calls]
-    assert names == ["list_repo_refs", "create_repo", "push_to_hub", "hf_hub_download", "create_commit", "create_tag"]
+    assert names == ["list_repo_refs", "create_repo", "push_to_hub", "push_to_hub", "hf_hub_download",
+                     "create_commit", "create_tag"]
     assert calls[1][2] == {"repo_type": "dataset", "private": False, "exist_ok": True}
-    assert calls[2] == ("push_to_hub", "someone/zh-mix", "demo", ["test", "train"], demo.manifest["counts"]["train"])
-    assert calls[3] == ("hf_hub_download", "someone/zh-mix", "README.md", "dataset", "data-sha")
-    assert calls[4] == ("create_commit", "someone/zh-mix", ["README.md"], "data-sha", "dataset")
-    assert calls[5][2]["tag"] == f"demo-{demo.id}" and calls[5][2]["revision"] == "card-sha"
-    assert calls[5][2]["repo_type"] == "dataset"
-    assert res.commits == ["data-sha", "card-sha"]
+    kinds = split_counts({s: demo.dir / f"{s}.parquet" for s in ("train", "test")})
+    assert calls[2] == ("push_to_hub", "someone/zh-mix", "demo-sft", ["test", "train"], kinds["sft"]["train"])
+    assert calls[3] == ("push_to_hub", "someone/zh-mix", "demo-dpo", sorted(kinds["dpo"]), kinds["dpo"]["train"])
+    assert calls[4] == ("hf_hub_download", "someone/zh-mix", "README.md", "dataset", "data-sha")
+    assert calls[5] == ("create_commit", "someone/zh-mix", ["README.md"], "data-sha", "dataset")
+    assert calls[6][2]["tag"] == f"demo-{demo.id}" and calls[6][2]["revision"] == "card-sha"
+    assert calls[6][2]["repo_type"] == "dataset"
+    assert res.commits == ["data-sha", "data-sha", "card-sha"]
 
 
 def test_card_of_a_decontaminated_build(tmp_path):

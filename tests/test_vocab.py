@@ -350,7 +350,7 @@ def test_cli_dry_run_and_real_run(setup, tmp_path, capsys):
     (["--add", "0"], "--add 0: must be > 0"),
     (["--min-count", "100000"], "no word qualifies"),
     (["--model", "does-not-exist"], "neither a local folder"),
-    (["VERSION=missing"], "is not a version folder"),
+    (["VERSION=missing"], "does not exist"),
     (["--min-count", "0"], "invalid option --min-count"),
     (["--pretrain-steps", "0"], "invalid option --pretrain-steps: Input should be greater than 0"),
 ])

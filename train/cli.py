@@ -84,11 +84,14 @@ def run(args: argparse.Namespace) -> int:
     if args.config is None and args.data is None:
         raise UserError("curate train needs a CONFIG.yaml or --data/--model flags",
                         hint="e.g. curate train recipes/train/tiny_lora.yaml")
+    from curate.version import resolve_version_dir
     from train.config import load_config
+
+    cfg = load_config(args.config, overrides(args))  # every check before torch/TRL are imported
+    resolve_version_dir(cfg.data.folder())
+    set_torch_threads(args.threads)
     from train.runner import train
 
-    set_torch_threads(args.threads)
-    cfg = load_config(args.config, overrides(args))
     folder = train(cfg, force=args.force)
     print(folder)
     return 0

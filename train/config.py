@@ -15,7 +15,7 @@ vocab: null                     # {add: 2000, pretrain: {max_steps: 100}}: expan
 
 from __future__ import annotations
 
-import dataclasses
+import difflib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -98,23 +98,20 @@ class TrainConfig(BaseModel):
         return self.model.model_copy(update={"chat_template": self.template}) if self.template else self.model
 
 
-def trl_config_class(stage: str):
-    from trl import DPOConfig, SFTConfig
-
-    return DPOConfig if stage == "dpo" else SFTConfig
-
-
 def check_training_keys(training: dict, stage: str) -> None:
-    """Every `training` key must be a field of TRL's config for the stage."""
-    names = {f.name for f in dataclasses.fields(trl_config_class(stage)) if f.init}
+    """Every `training` key must be a field of TRL's config for the stage (checked without importing TRL)."""
+    from train.option_names import TRL_CLASSES, trl_options
+
+    names = trl_options(stage)
     for key in training:
         if key in MANAGED_KEYS:
             raise UserError(f"training.{key} is set by zhtune (the run folder decides it)",
                             hint="remove it; use output_root / name to place runs")
         if key not in names:
-            close = [n for n in names if key.split("_")[0] in n][:5]
-            raise UserError(f"unknown option training.{key} for {trl_config_class(stage).__name__}",
-                            hint="TRL's own option names are used" + (f"; close: {', '.join(close)}" if close else ""))
+            close = difflib.get_close_matches(key, sorted(names), n=2, cutoff=0.75)
+            raise UserError(f"unknown option training.{key} for {TRL_CLASSES[stage]}",
+                            hint=(f"did you mean {' or '.join(close)}? " if close else "")
+                            + "TRL's own option names are used (docs/train.md)")
 
 
 def _error_path(err: dict) -> str:

@@ -4,7 +4,7 @@ the modules it targets on each architecture. Every option not set here is peft's
 
 from __future__ import annotations
 
-import dataclasses
+import difflib
 from dataclasses import dataclass, field
 
 from curate.errors import UserError
@@ -97,9 +97,9 @@ def option_names(name: str) -> set[str]:
         from train.bottleneck import BottleneckConfig
 
         return BottleneckConfig.option_names()
-    import peft
+    from train.option_names import peft_options
 
-    return {f.name for f in dataclasses.fields(getattr(peft, method.config_class))}
+    return peft_options(method.config_class)
 
 
 def check_options(name: str, options: dict) -> None:
@@ -111,7 +111,9 @@ def check_options(name: str, options: dict) -> None:
     allowed = option_names(name) - {"task_type", "peft_type"}
     for key in options:
         if key not in allowed:
-            hint = ("full fine-tuning takes no options" if not allowed else
+            close = difflib.get_close_matches(key, sorted(allowed), n=2, cutoff=0.75)
+            hint = (f"did you mean {' or '.join(close)}?" if close else
+                    "full fine-tuning takes no options" if not allowed else
                     f"options: {', '.join(sorted(allowed))} (docs/train.md)" if is_bottleneck(name) else
                     f"see the peft docs of {get_method(name).config_class}")
             raise UserError(f"unknown option method.{key} for method {name!r}", hint=hint)

@@ -17,11 +17,14 @@ The text is the mined split of the version, or `corpus:` files (raw Chinese text
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from curate.errors import UserError
+
+_LOG = logging.getLogger(__name__)
 
 CORPUS_SUFFIXES = (".txt", ".json", ".jsonl", ".parquet")
 
@@ -83,8 +86,9 @@ def pack(tokenizer, texts: list[str], max_length: int) -> list[list[int]]:
 
 
 def continued_pretraining(model, tokenizer, texts: list[str], options, workdir: str | Path, new_ids: list[int],
-                          *, log: Callable[[str], None] = print) -> dict:
+                          *, log: Callable[[str], None] | None = None) -> dict:
     """Train `model` (in place) for `options.max_steps` steps on `texts`; return a summary."""
+    log = log or _LOG.info
     import torch
     from datasets import Dataset
     from transformers import Trainer, TrainingArguments, default_data_collator, set_seed

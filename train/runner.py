@@ -8,9 +8,12 @@ unfinished one resumes from its last checkpoint. Distributed runs use `accelerat
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import shutil
+import socket
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,11 +28,15 @@ ADAPTER_DIR, MODEL_DIR = "adapter", "model"
 VOCAB_MODELS = "_vocab"  # <output_root>/_vocab/<model>-voc<N>/<id>/: expanded bases, shared by runs
 
 
-def resolved_training(cfg: TrainConfig) -> dict:
+_LOG = logging.getLogger(__name__)
+
+def resolved_training(cfg: TrainConfig, shape=None) -> dict:
     """TRL options with zhtune's defaults: fp32 and no checkpointing on CPU, bf16 + checkpointing on CUDA
-    (except methods that break with checkpointing), loss on assistant tokens only, log every step."""
+    (except methods that break with checkpointing), loss on assistant tokens only, log every step; batch,
+    accumulation and length that fit the machine's memory for this model when unset (train/memory.py)."""
     import torch
 
+    from train.memory import fit_defaults, total_bytes
     from train.methods import get_method
 
     cuda = torch.cuda.is_available()
@@ -45,6 +52,8 @@ def resolved_training(cfg: TrainConfig) -> dict:
     }
     if cfg.data.stage == "sft":
         out["assistant_only_loss"] = True
+    if shape is not None:
+        out.update(fit_defaults(cfg.training, shape, total_bytes(cuda), **_estimate_kw(cfg, {**out, **cfg.training})))
     out.update(cfg.training)
     if out.get("gradient_checkpointing") and not method.gradient_checkpointing:
         raise UserError(f"method {cfg.method.name!r} breaks with gradient checkpointing",
@@ -58,6 +67,72 @@ def resolved_training(cfg: TrainConfig) -> dict:
         if max_steps > 0:
             out.setdefault("eval_steps", max(1, max_steps // 5))
     return out
+
+
+def _estimate_kw(cfg: TrainConfig, training: dict) -> dict:
+    return {"stage": cfg.data.stage, "full": cfg.method.name == "full",
+            "half": bool(training.get("bf16") or training.get("fp16")),
+            "checkpointing": bool(training.get("gradient_checkpointing"))}
+
+
+def memory_check(cfg: TrainConfig, training: dict, shape, log: Callable[[str], None]) -> tuple[int, int] | None:
+    """Print the defaults chosen for this machine and the peak-memory estimate; warn when it exceeds
+    what is free. Returns (estimate, free) in bytes, or None when the model's shape is unknown."""
+    import logging
+
+    import torch
+
+    from train.memory import TRL_BATCH, TRL_LENGTH, estimate_peak_bytes, free_bytes, gib, total_bytes
+
+    if shape is None:
+        log("memory: no estimate (the model's config.json is not available locally)")
+        return None
+    cuda = torch.cuda.is_available()
+    chosen = [k for k in ("per_device_train_batch_size", "gradient_accumulation_steps", "max_length")
+              if k in training and k not in cfg.training]
+    if chosen:
+        log(f"defaults for this machine ({gib(total_bytes(cuda))} {'GPU' if cuda else 'RAM'}, model "
+            f"{shape.params / 1e6:.0f}M parameters): " + ", ".join(f"{k} {training[k]}" for k in chosen)
+            + f" (TRL's own: batch {TRL_BATCH} x {TRL_LENGTH} tokens); set them in training: to override")
+    batch, length = training.get("per_device_train_batch_size", TRL_BATCH), training.get("max_length", TRL_LENGTH)
+    est, free = estimate_peak_bytes(shape, batch, length, **_estimate_kw(cfg, training)), free_bytes(cuda)
+    log(f"memory: estimated peak {gib(est)} (batch {batch} x {length} tokens, upper bound); {gib(free)} free")
+    if est > free:
+        logging.getLogger(__name__).warning(
+            "warning: the estimated peak memory %s exceeds the %s free: the run may be killed; lower "
+            "training.per_device_train_batch_size or training.max_length (docs/train.md)", gib(est), gib(free))
+    return est, free
+
+
+def check_previous_attempt(record: dict, memory: tuple[int, int] | None, force: bool,
+                           log: Callable[[str], None]) -> dict | None:
+    """An unfinished run.json: another live process (refuse), or an attempt that died (killed, often for
+    memory). A dead attempt is resumed, unless the memory estimate says it would die again."""
+    import socket
+
+    from train.memory import gib
+
+    pid, host = record.get("pid"), record.get("host")
+    if record.get("status") != "running" or not pid or host != socket.gethostname():
+        return None
+    try:
+        os.kill(pid, 0)
+        alive = pid != os.getpid()
+    except ProcessLookupError:
+        alive = False
+    except PermissionError:
+        alive = True
+    if alive:
+        raise UserError(f"run {record.get('run_id')} is being trained by process {pid} (started {record.get('started')})",
+                        hint="wait for it, or stop that process first")
+    previous = {"pid": pid, "started": record.get("started"), "status": "died (process gone: killed, often for memory)"}
+    log(f"previous attempt (pid {pid}, started {record.get('started')}) ended without finishing")
+    if memory is not None and memory[0] > memory[1] and not force:
+        raise UserError(f"the previous attempt of this run died and the estimated peak memory {gib(memory[0])} still "
+                        f"exceeds the {gib(memory[1])} free: it would die again",
+                        hint="lower training.per_device_train_batch_size / training.max_length (a new run id), "
+                             "free memory, or pass --force to start it over anyway")
+    return previous
 
 
 def resolved_config(cfg: TrainConfig, training: dict) -> dict:
@@ -112,7 +187,8 @@ def make_trainer(cfg: TrainConfig, training: dict, model, tokenizer, train_ds, e
         bottleneck.attach(model, adapters)
         trainer_cls = bottleneck.with_adapter_checkpoints(trainer_cls)
     try:
-        args = config_cls(output_dir=str(folder / runs.CHECKPOINTS), report_to="none", **training)
+        shown = {} if "disable_tqdm" in training else {"disable_tqdm": not sys.stderr.isatty()}  # not in the run id
+        args = config_cls(output_dir=str(folder / runs.CHECKPOINTS), report_to="none", **shown, **training)
     except (ValueError, TypeError) as e:
         raise UserError(f"invalid training options: {e}", hint="check the training: mapping (TRL's names)") from None
     callbacks = [MetricsLogger(folder / runs.METRICS)]
@@ -126,12 +202,19 @@ def make_trainer(cfg: TrainConfig, training: dict, model, tokenizer, train_ds, e
                         hint="check the training: mapping against TRL's docs") from None
 
 
-def train(cfg: TrainConfig, *, force: bool = False, log: Callable[[str], None] = print) -> Path:
+def train(cfg: TrainConfig, *, force: bool = False, log: Callable[[str], None] | None = None) -> Path:
     """Train (or find the cached run) and return the run folder."""
+    log = log or _LOG.info
+    from curate.logs import quiet_known_warnings, quiet_library_bars
     from train.data import manifest_sha256, open_version
+    from train.memory import model_shape
+    from train.models import resolve_model_dir
 
+    quiet_known_warnings()
+    quiet_library_bars()
     version = open_version(cfg.data)
-    training = resolved_training(cfg)
+    shape = model_shape(*resolve_model_dir(cfg.model_spec()))
+    training = resolved_training(cfg, shape)
     manifest_sha = manifest_sha256(version)
     identity = run_identity(cfg, training, version.id, manifest_sha)
     run_id = runs.compute_run_id(identity)
@@ -142,6 +225,8 @@ def train(cfg: TrainConfig, *, force: bool = False, log: Callable[[str], None] =
         if record.get("status") == "finished":
             log(f"cache hit: {folder} (finished run with the same config, data version and seed)")
             return folder
+    memory = memory_check(cfg, training, shape, log)
+    previous = check_previous_attempt(runs.read_json(record_path), memory, force, log) if record_path.exists() else None
     trainer, tokenizer, counts, params, model_spec = _prepare(cfg, training, version, folder, log)  # user errors end here
     main = runs.is_main_process()
     if force and main and (folder / runs.CHECKPOINTS).exists():
@@ -162,6 +247,8 @@ def train(cfg: TrainConfig, *, force: bool = False, log: Callable[[str], None] =
         "seed": training["seed"], "training": training, "packages": runs.package_versions(),
         "git_commit": runs.git_commit(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "resumed_from": resume.name if resume else None, "parameters": params, "data_counts": counts,
+        "pid": os.getpid(), "host": socket.gethostname(), "previous_attempt": previous,
+        "memory_estimate_gib": round(memory[0] / 2**30, 2) if memory else None,
     }
     if main:
         runs.write_json(record, record_path)

@@ -92,6 +92,7 @@ def version_texts(version_dir: str | Path) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """`python -m train.tiny OUT_DIR --data builds/demo/<id>`: a tiny model for the version's text."""
     import argparse
+    import sys
 
     p = argparse.ArgumentParser(prog="python -m train.tiny", description=main.__doc__)
     p.add_argument("out_dir")
@@ -99,8 +100,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--arch", default="qwen2", choices=ARCHS)
     p.add_argument("--vocab-size", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
+    if not (sys.argv[1:] if argv is None else argv):
+        p.print_help()
+        return 2
     a = p.parse_args(argv)
-    print(build_tiny_model(a.out_dir, a.arch, version_texts(a.data) if a.data else None, a.vocab_size, a.seed))
+    from curate.logs import quiet_library_bars
+
+    quiet_library_bars()
+    try:
+        texts = version_texts(a.data) if a.data else None
+        print(build_tiny_model(a.out_dir, a.arch, texts, a.vocab_size, a.seed))
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -11,6 +11,7 @@ Light at import time (pydantic only); torch/transformers/jieba load inside the f
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections import Counter
@@ -23,6 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from curate.errors import UserError
 from curate.hashing import sha256_file, short_id
 from train.models import ModelSpec
+
+_LOG = logging.getLogger(__name__)
 
 REPORT = "vocab_report.json"  # not vocab.json: that is a BPE tokenizer's own vocabulary file name
 CODE_FILES = ("vocab.py", "pretrain.py")  # their digest is part of the output folder's id
@@ -231,9 +234,10 @@ def _parameters(model) -> int:
 
 
 def prepare_vocab_model(spec: ModelSpec, version_dir: str | Path, options: VocabOptions, output_root: str | Path,
-                        *, log: Callable[[str], None] = print) -> Path:
+                        *, log: Callable[[str], None] | None = None) -> Path:
     """Expand the base model's vocabulary with words mined from the version (and optionally continue
     pre-training); return the cached model folder, loadable with ModelSpec(path=str(folder))."""
+    log = log or _LOG.info
     from curate.version import atomic_dir, load_version
     from train.models import load_model_and_tokenizer
     from train.runs import package_versions, write_json
@@ -289,7 +293,7 @@ def prepare_vocab_model(spec: ModelSpec, version_dir: str | Path, options: Vocab
 
 
 def continued_pretraining(model, tokenizer, texts: list[str], options: PretrainOptions, workdir: str | Path,
-                          new_ids: list[int], *, log: Callable[[str], None] = print) -> dict:
+                          new_ids: list[int], *, log: Callable[[str], None] | None = None) -> dict:
     """Causal-LM training on raw text (see train.pretrain); `model` is updated in place."""
     from train.pretrain import continued_pretraining as run
 

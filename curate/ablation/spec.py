@@ -15,7 +15,16 @@ variants:
   - {name: dora, train: {method: {name: dora}}}     # training / eval axes (another method name
   - {name: sadapter_h, train: {method: sadapter_h}} #   replaces the base's whole method mapping)
   - {name: voc+2k, train: {vocab: {add: 2000}}}      # vocabulary expansion (docs/vocab.md)
+  - name: en-prompt                                 # eval axes per task: task_overrides (task name -> overrides)
+    train: {prompt_language: en}
+    eval: {task_overrides: {heldout_ref: {chat: {prompt_language: en}}}}
+    expect: [{task: "belle_eval:ref_loglik", group: math, sign: worse, source: "the study: zh prompts help"}]
+recipe_overrides: {mix: {total: 1200}, split: {test: 0.1}}  # merged into the base recipe first
+budget: {jobs: 2, eval_seconds_per_run: 300}       # `--budget 2h` sizes records, steps, seeds (budget.py)
 ```
+An eval task whose `data_dir` is `{heldout}` reads the held-out pool: the base recipe plus every extra
+source, all records kept, split by the base's seed (a record's side depends only on its id, so no
+variant trains on a held-out record).
 """
 
 from __future__ import annotations
@@ -24,7 +33,7 @@ import copy
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -41,6 +50,15 @@ class Addition(Strict):
     weight: float | None = Field(default=None, ge=0)  # mix weight when the base mixes by weights
 
 
+class Expectation(Strict):
+    """The sign a published study found, checked against the measured delta in the summary."""
+
+    task: str  # a task label of results.csv, e.g. "belle_eval:ref_loglik"
+    group: str = "(all)"
+    sign: Literal["better", "worse"]
+    source: str = ""  # where the expectation comes from
+
+
 class VariantSpec(Strict):
     name: str | None = None
     leave_one_out: list[str] | None = None
@@ -48,19 +66,36 @@ class VariantSpec(Strict):
     recipe: dict[str, Any] = Field(default_factory=dict)
     train: dict[str, Any] = Field(default_factory=dict)
     eval: dict[str, Any] = Field(default_factory=dict)
+    expect: list[Expectation] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _named(self) -> "VariantSpec":
         if self.leave_one_out is None and not self.name:
             raise ValueError("a variant needs a `name` (only `leave_one_out` entries name themselves)")
-        if self.leave_one_out is not None and (self.add or self.recipe or self.train or self.eval):
+        if self.leave_one_out is not None and (self.add or self.recipe or self.train or self.eval or self.expect):
             raise ValueError("`leave_one_out` expands into one variant per entry; give other changes as separate variants")
         return self
+
+
+class BudgetSpec(Strict):
+    """What `--budget` needs besides the measured training speed (curate/ablation/budget.py)."""
+
+    jobs: int = Field(2, ge=1)  # parallel jobs, one torch thread each
+    eval_seconds_per_run: float = Field(120.0, ge=0)  # measured: evaluation of one run, model load included
+    overhead_seconds_per_run: float = Field(30.0, ge=0)  # model load and data preparation for training
+    tokens_per_second: float | None = Field(None, gt=0)  # training speed per job; default: the measured table
+    tokens_per_record: float = Field(200.0, gt=0)  # mean tokenized record length (packing fills a step with several)
+    epochs: float = Field(1.0, gt=0)  # passes over each variant's records
+    max_records: int | None = Field(None, ge=1)  # what the base sources can give after cleaning
+    min_steps: int = Field(100, ge=1)
+    min_seeds: int = Field(1, ge=1)
 
 
 class AblationSpec(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
     recipe: str
+    recipe_overrides: dict[str, Any] = Field(default_factory=dict)  # merged into the base recipe first
+    budget: BudgetSpec = Field(default_factory=BudgetSpec)
     train: str | dict[str, Any]
     eval: dict[str, Any]
     seeds: list[int] = Field(default_factory=lambda: [42], min_length=1)
@@ -146,7 +181,7 @@ def add_sources(recipe: dict, additions: list[Addition], extra: dict[str, dict])
     return r
 
 
-def _rebase_paths(source: dict, from_dir: Path, to_dir: Path) -> dict:
+def rebase_paths(source: dict, from_dir: Path, to_dir: Path) -> dict:
     """Extra sources are written relative to the ablation file; recipes resolve against the base recipe."""
     s = dict(source)
     paths = s.get("path")
@@ -158,7 +193,7 @@ def _rebase_paths(source: dict, from_dir: Path, to_dir: Path) -> dict:
 
 def expand_variants(spec: AblationSpec, base_recipe: dict, here: Path, recipe_dir: Path) -> list[Variant]:
     """The base plus every variant, with leave_one_out entries expanded; names must be unique."""
-    extra = {s["name"]: _rebase_paths(s, here, recipe_dir) for s in spec.extra_sources}
+    extra = {s["name"]: rebase_paths(s, here, recipe_dir) for s in spec.extra_sources}
     out = [Variant("base", copy.deepcopy(base_recipe))]
     for i, v in enumerate(spec.variants):
         if v.leave_one_out is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 HELP = "build a versioned, fully accounted mix from a recipe"
@@ -36,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     result = build(args.recipe, args.out, quiet=args.quiet, force=args.force)
     if not args.quiet:
         if result.cached:
-            print(f"cache hit: version {result.version} already built; nothing rewritten")
+            logging.getLogger(__name__).info("cache hit: version %s already built; nothing rewritten", result.version)
         print_funnel(result.manifest, result.seconds)
     print(result.dir)
     return 0

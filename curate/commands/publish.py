@@ -56,12 +56,13 @@ def run(args: argparse.Namespace) -> int:
     for note in res.notes:
         print(note)
     if args.dry_run:
-        print(f"dry run: nothing uploaded; {args.repo} would receive (config `{res.config}`, tag `{res.tag}`):")
+        print(f"dry run: nothing uploaded; {args.repo} would receive (configs `{res.config}`, tag `{res.tag}`):")
         for f in sorted(p for p in out.rglob("*") if p.is_file()):
             print(f"  {f.relative_to(out)}  {f.stat().st_size} bytes")
         print(out)
     else:
         print(f"published {version.id} to https://huggingface.co/datasets/{args.repo} "
-              f"(config `{res.config}`, tag `{res.tag}`, commits {', '.join(c[:8] for c in res.commits)})")
-        print(f"load it: load_dataset({args.repo!r}, {res.config!r}, revision={res.tag!r})")
+              f"(configs `{res.config}`, tag `{res.tag}`, commits {', '.join(c[:8] for c in res.commits)})")
+        for config in res.config.split(", "):
+            print(f"load it: load_dataset({args.repo!r}, {config!r}, revision={res.tag!r})")
     return 0

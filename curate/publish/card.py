@@ -13,6 +13,8 @@ from importlib import resources
 import yaml
 
 from curate.errors import UserError
+from curate.publish.card_sections import USES, citation, example, usage, zh_summary
+from curate.publish.hub import split_counts
 from curate.publish.licenses import HUB_LICENSES, MixLicense, most_restrictive
 from curate.version import Version
 
@@ -90,8 +92,10 @@ def card_data(version: Version, lic: MixLicense, langs: list[str], preference: b
         "size_categories": [size_category(m["counts"]["train"] + m["counts"]["test"])],
         "tags": tags,
     }
-    if hub_sources:
-        data["source_datasets"] = sorted(set(hub_sources))
+    data["source_datasets"] = sorted(set(hub_sources)) or ["original"]
+    data["multilinguality"] = ["monolingual" if len(langs) == 1 else "multilingual"]
+    data["language_creators"] = ["machine-generated", "found"]  # see the card's Limitations
+    data["task_ids"] = ["dialogue-modeling"]
     return data
 
 
@@ -137,7 +141,8 @@ def _yaml(obj) -> str:
     return yaml.safe_dump(obj, allow_unicode=True, sort_keys=False, default_flow_style=False).rstrip()
 
 
-def body(version: Version, repo_id: str, tag: str, lic: MixLicense, lang_note: str, preference: int) -> str:
+def body(version: Version, repo_id: str, tag: str, lic: MixLicense, lang_note: str, preference: int,
+         kinds: dict[str, dict[str, int]]) -> str:
     m = version.manifest
     recipe, c = m["recipe"], m["counts"]
     acc = m["accounting"]
@@ -147,10 +152,8 @@ def body(version: Version, repo_id: str, tag: str, lic: MixLicense, lang_note: s
     out.append(f"A Chinese instruction-tuning mix curated with zhtune: train **{c['train']}**, "
                f"test **{c['test']}** records ({preference} preference pairs); {c['rejected']} records read were "
                f"rejected, each with a reason. {lang_note}\n")
-    out.append("```python\nfrom datasets import load_dataset\n"
-               f"ds = load_dataset(\"{repo_id}\", \"{m['name']}\", revision=\"{tag}\")\n```\n")
-    out.append(f"Config `{m['name']}` holds this recipe's mix; tag `{tag}` pins exactly this version "
-               "(the main branch holds the latest version published for each recipe).\n")
+    out.append(usage(m["name"], repo_id, tag, kinds))
+    out.append(example(version))
 
     out.append("## License and usage\n")
     out.append(f"**`{lic.hub_id}`** — {lic.reason}. A mix may only be used as its most restrictive source "
@@ -184,7 +187,8 @@ def body(version: Version, repo_id: str, tag: str, lic: MixLicense, lang_note: s
     steps = _steps(m, DEDUP_STAGES)
     if dedup:
         for i, (name, opts) in enumerate(dedup):
-            out.append(f"Stage `{name}` (of each duplicate group, the record of the source listed first in the "
+            title = steps[i]["stage"] if i < len(steps) else name
+            out.append(f"Stage `{title}` (of each duplicate group, the record of the source listed first in the "
                        f"recipe is kept){_outcome(steps, i)}:\n")
             out.append(f"```yaml\n{_yaml(opts)}\n```\n")
     else:
@@ -201,11 +205,16 @@ def body(version: Version, repo_id: str, tag: str, lic: MixLicense, lang_note: s
     else:
         out.append("**Not decontaminated** against any evaluation set: check overlap before reporting "
                    "benchmark scores of models trained on this mix.\n")
-    other = [e for e in recipe.get("clean", []) if (e if isinstance(e, str) else next(iter(e))) not in
-             DEDUP_STAGES + DECONT_STAGES]
+    from curate.publish.rebuild import rebuild_recipe
+
+    other = [e for e in rebuild_recipe(recipe).get("clean", []) if (e if isinstance(e, str) else next(iter(e)))
+             not in DEDUP_STAGES + DECONT_STAGES]
     if other:
         out.append("### Other stages\n")
-        out.append(f"```yaml\n{_yaml(other)}\n```\n")
+        out.append("In order, with the options the recipe set (every other option at its default; the full resolved "
+                   "settings are in the build's manifest): " + ", ".join(
+                       f"`{e}`" if isinstance(e, str) else f"`{next(iter(e))}` ({json.dumps(next(iter(e.values())), ensure_ascii=False)})"
+                       for e in other) + ".\n")
 
     mix = m["mix"]
     out.append("## Mix\n")
@@ -226,11 +235,12 @@ def body(version: Version, repo_id: str, tag: str, lic: MixLicense, lang_note: s
                    + ", ".join(f"{g} {n}" for g, n in short.items()) + f"): {why}.\n")
 
     out.append("## Fields\n")
-    out.append("`id` (content hash of messages + rejected), `source`, `type`, `messages` (list of "
-               "{role, content}: optional system, then user/assistant turns ending with assistant), `rejected` "
-               "(the dispreferred final reply of a preference pair, else null), `lang`, `lang_score`, "
-               "`meta` ({file, line}: where the record was read).\n")
+    out.append("`id` (content hash of the record's messages + rejected reply), `source`, `type`, then `messages` "
+               "(`-sft`) or `prompt` / `chosen` / `rejected` (`-dpo`), each a list of {role, content}; `lang`, "
+               "`lang_score` (the language stage's label and confidence), `meta` ({file, line}: where the record "
+               "was read).\n")
 
+    out.append(USES)
     out.append("## Rebuild this exact version\n")
     from curate.publish.rebuild import rebuild_recipe, reproduces
 
@@ -250,6 +260,8 @@ def body(version: Version, repo_id: str, tag: str, lic: MixLicense, lang_note: s
                f"code (digest `{m.get('code')}`) and these package versions:\n")
     out.append("`" + ", ".join(f"{k} {v}" for k, v in m.get("packages", {}).items()) + "`\n")
     out.append(f"```yaml\n{_yaml(small)}\n```\n")
+    out.append(citation(m))
+    out.append(zh_summary(m["name"], c, preference, lic.hub_id))
     return "\n".join(out)
 
 
@@ -263,7 +275,8 @@ def build_card(version: Version, repo_id: str, tag: str) -> str:
     frames = [version.split("train")] + ([version.split("test")] if (version.dir / "test.parquet").exists() else [])
     n_pref = int(pl.concat([f.select("rejected") for f in frames])["rejected"].is_not_null().sum())
     data = DatasetCardData(**card_data(version, lic, langs, n_pref > 0))
-    text = f"---\n{data.to_yaml()}\n---\n\n" + body(version, repo_id, tag, lic, note, n_pref)
+    splits = {s: version.dir / f"{s}.parquet" for s in ("train", "test") if (version.dir / f"{s}.parquet").exists()}
+    text = f"---\n{data.to_yaml()}\n---\n\n" + body(version, repo_id, tag, lic, note, n_pref, split_counts(splits))
     return str(DatasetCard(text))
 
 

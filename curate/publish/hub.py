@@ -27,8 +27,9 @@ class HubClient(Protocol):
 
     def create_repo(self, repo_id: str, private: bool) -> None: ...
 
-    def push_splits(self, repo_id: str, config_name: str, splits: dict[str, Path], commit_message: str) -> str:
-        """Upload the splits' Parquet with `push_to_hub` (which also writes `configs`/`dataset_info`
+    def push_splits(self, repo_id: str, config_name: str, splits: dict[str, Path], commit_message: str,
+                    kind: str = "sft") -> str:
+        """Upload one kind (`sft` / `dpo`) of the splits' Parquet with `push_to_hub` (which also writes `configs`/`dataset_info`
         into README.md); return the commit id."""
 
     def read_card(self, repo_id: str, revision: str) -> str | None: ...
@@ -39,22 +40,43 @@ class HubClient(Protocol):
     def create_tag(self, repo_id: str, tag: str, revision: str, message: str) -> None: ...
 
 
-def dataset_dict(splits: dict[str, Path]):
-    """The version's splits as a `datasets.DatasetDict` with plain (not large_) Arrow types."""
+def config_name(version_name: str, kind: str) -> str:
+    """Hub config of one record kind of a recipe: `<recipe>-sft` / `<recipe>-dpo`."""
+    return f"{version_name}-{kind}"
+
+
+def split_counts(splits: dict[str, Path]) -> dict[str, dict[str, int]]:
+    """kind -> split -> records of that kind (only non-zero ones)."""
+    import polars as pl
+
+    out: dict[str, dict[str, int]] = {}
+    for name, path in splits.items():
+        pref = int(pl.read_parquet(path, columns=["rejected"])["rejected"].is_not_null().sum())
+        total = pl.read_parquet(path, columns=["id"]).height
+        for kind, n in (("sft", total - pref), ("dpo", pref)):
+            if n:
+                out.setdefault(kind, {})[name] = n
+    return out
+
+
+def dataset_dict(splits: dict[str, Path], kind: str = "sft"):
+    """One TRL-native kind (`curate.export.trl_table`) of the splits as a `datasets.DatasetDict`
+    with plain (not large_) Arrow types; splits without records of that kind are left out."""
     import polars as pl
     from datasets import Dataset, DatasetDict, Features, List, Value
 
+    from curate.export import trl_table
+
     s = Value("string")
-    features = Features({
-        "id": s, "source": s, "type": s,
-        "messages": List({"role": s, "content": s}),
-        "rejected": s, "lang": s, "lang_score": Value("float64"),
-        "meta": {"file": s, "line": Value("int64")},
-    })
+    turns = List({"role": s, "content": s})
+    cols = {"messages": turns} if kind == "sft" else {"prompt": turns, "chosen": turns, "rejected": turns}
+    features = Features({"id": s, "source": s, "type": s, **cols, "lang": s, "lang_score": Value("float64"),
+                         "meta": {"file": s, "line": Value("int64")}})
     out = {}
     for name, path in splits.items():
-        df = pl.read_parquet(path)
-        out[name] = Dataset.from_polars(df.select(list(features)), features=features)
+        df = trl_table(pl.read_parquet(path), kind)
+        if df.height:
+            out[name] = Dataset.from_polars(df.select(list(features)), features=features)
     return DatasetDict(out)
 
 
@@ -93,8 +115,9 @@ class HfHub:
     def create_repo(self, repo_id: str, private: bool) -> None:
         self.api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
 
-    def push_splits(self, repo_id: str, config_name: str, splits: dict[str, Path], commit_message: str) -> str:
-        info = dataset_dict(splits).push_to_hub(repo_id, config_name=config_name, commit_message=commit_message)
+    def push_splits(self, repo_id: str, config_name: str, splits: dict[str, Path], commit_message: str,
+                    kind: str = "sft") -> str:
+        info = dataset_dict(splits, kind).push_to_hub(repo_id, config_name=config_name, commit_message=commit_message)
         return info.oid
 
     def read_card(self, repo_id: str, revision: str) -> str | None:
@@ -144,7 +167,8 @@ class FolderHub:
     def create_repo(self, repo_id: str, private: bool) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
 
-    def push_splits(self, repo_id: str, config_name: str, splits: dict[str, Path], commit_message: str) -> str:
+    def push_splits(self, repo_id: str, config_name: str, splits: dict[str, Path], commit_message: str,
+                    kind: str = "sft") -> str:
         from datasets import DatasetInfo, SplitDict, SplitInfo, config, disable_progress_bars
         from datasets.arrow_writer import get_writer_batch_size_from_data_size, get_writer_batch_size_from_features
         from datasets.info import DatasetInfosDict
@@ -153,7 +177,7 @@ class FolderHub:
         from huggingface_hub import DatasetCard, DatasetCardData
 
         disable_progress_bars()
-        dd = dataset_dict(splits)
+        dd = dataset_dict(splits, kind)
         data_dir = config_name if config_name != "default" else "data"
         info = DatasetInfo(config_name=config_name, features=None, splits=SplitDict(), download_size=0, dataset_size=0)
         for split, ds in dd.items():

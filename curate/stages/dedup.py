@@ -17,16 +17,20 @@ from curate.minhash import Tokenizer
 from curate.stages import StageContext, StageResult
 
 NEAR_ONLY = ("threshold", "ngram", "num_perm", "tokenizer", "engine")
-DEFAULT_NGRAM = {"char": 5, "jieba": 2}
+DEFAULT_NGRAM = {"char": 3, "jieba": 2}
+# minhash compares the whole record by default: a near copy carries its edits in prompt *and* reply,
+# and a shared template prompt alone must not make two records near copies (docs/cleaning-dedup.md)
+DEFAULT_SCOPE = {"exact": "prompt", "minhash": "conversation"}
 
 
 class Options(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     method: Literal["exact", "minhash"] = "exact"
-    # text compared: first user turn, every turn before the final reply, or the whole conversation
+    # text compared: first user turn, every turn before the final reply, or the whole conversation;
+    # default `prompt` for exact, `conversation` for minhash
     scope: Literal["instruction", "prompt", "conversation"] = "prompt"
-    threshold: float = Field(0.8, gt=0, le=1)  # minhash: Jaccard similarity of shingle sets
-    ngram: int = Field(5, ge=1, le=50)  # minhash: shingle size (characters, or words with jieba; jieba default 2)
+    threshold: float = Field(0.7, gt=0, le=1)  # minhash: Jaccard similarity of shingle sets
+    ngram: int = Field(3, ge=1, le=50)  # minhash: shingle size (characters, or words with jieba; jieba default 2)
     num_perm: int = Field(128, ge=16, le=1024)  # minhash: signature length
     tokenizer: Tokenizer = "char"  # minhash: `char` n-grams or `jieba` word n-grams
     # minhash: `numpy` = zhtune's vectorised signatures (fast); `datasketch` = datasketch.MinHash +
@@ -36,8 +40,12 @@ class Options(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _defaults(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "ngram" not in data and data.get("tokenizer") == "jieba":
+        if not isinstance(data, dict):
+            return data
+        if "ngram" not in data and data.get("tokenizer") == "jieba":
             data = {**data, "ngram": DEFAULT_NGRAM["jieba"]}
+        if "scope" not in data and data.get("method") in DEFAULT_SCOPE:
+            data = {**data, "scope": DEFAULT_SCOPE[data["method"]]}
         return data
 
     @model_serializer(mode="wrap")

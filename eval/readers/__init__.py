@@ -9,9 +9,10 @@ from eval.readers.belle_jsonl import normalize_class, read_belle_prompts, read_b
 from eval.readers.csv_exam import read_csv_exam
 from eval.readers.items import LETTERS, MCItem, OpenItem, check_mc
 from eval.readers.mmcu_json import read_mmcu
+from eval.readers.version_parquet import read_version_split
 
 __all__ = ["LETTERS", "MCItem", "OpenItem", "check_mc", "normalize_class", "read_belle_prompts",
-           "read_belle_set", "read_mc_split"]
+           "read_belle_set", "read_mc_split", "read_version_split"]
 
 
 def read_mc_split(fmt: str, data_dir: Path, split: str | None, *, layout: str,

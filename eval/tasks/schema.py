@@ -1,8 +1,8 @@
 """Task YAML schema: a task is data (where, how prompted, how scored), validated once at load.
 
 Two kinds, like lm-evaluation-harness's output types: ``multiple_choice`` exams (C-Eval, CMMLU,
-MMCU) scored by log-likelihood or by generate-and-parse, and ``open_generation`` (Belle-eval)
-scored by a judge and/or an offline reference scorer.
+MMCU) scored by log-likelihood or by generate-and-parse, and ``open_generation`` (Belle-eval, a
+version's held-out split) scored by a judge, an offline reference scorer and/or ``ref_loglik``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 MC_METHODS = ("loglik_letter", "loglik_text", "generate")
-OPEN_SCORERS = ("offline", "judge")
+OPEN_SCORERS = ("offline", "judge", "ref_loglik")
 
 
 class _Strict(BaseModel):
@@ -22,10 +22,11 @@ class _Strict(BaseModel):
 class DataSpec(_Strict):
     """Which reader, which split is scored, which split gives the shots."""
 
-    format: Literal["ceval_csv", "cmmlu_csv", "mmcu_json", "belle_jsonl"]
+    format: Literal["ceval_csv", "cmmlu_csv", "mmcu_json", "belle_jsonl", "version_parquet"]
     eval_split: str | None = None
     shot_split: str | None = None
     layout: str = ""  # human hint shown when files are missing
+    group_by: Literal["type", "source"] = "type"  # version_parquet: the column that names an item's class
 
 
 class GenerateSpec(_Strict):
@@ -100,6 +101,12 @@ class JudgeSpec(_Strict):
     score_range: tuple[float, float] = (0.0, 1.0)
 
 
+class ReferenceSpec(_Strict):
+    """ref_loglik: references longer than this are scored on their first max_tokens tokens (counted)."""
+
+    max_tokens: int = Field(256, ge=1, le=32768)
+
+
 class OpenGenerationTask(_Strict):
     kind: Literal["open_generation"]
     name: str
@@ -107,8 +114,9 @@ class OpenGenerationTask(_Strict):
     data: DataSpec
     chat: ChatSpec = Field(default_factory=ChatSpec)
     generate: GenerateSpec = Field(default_factory=lambda: GenerateSpec(max_new_tokens=256))
-    scorers: list[Literal["offline", "judge"]] = Field(default_factory=lambda: ["offline"])
+    scorers: list[Literal["offline", "judge", "ref_loglik"]] = Field(default_factory=lambda: ["offline"])
     judge: JudgeSpec = Field(default_factory=JudgeSpec)
+    reference: ReferenceSpec = Field(default_factory=ReferenceSpec)
     # eval-set class spellings -> canonical class (after lower-casing and space normalization)
     class_aliases: dict[str, str] = Field(default_factory=dict)
 

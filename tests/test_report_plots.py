@@ -1,0 +1,77 @@
+"""The build report's plots count what their tables count (on a real demo build), and the ablation
+heat map colours only the effects the summary calls shown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from curate.build import build
+from curate.version import load_version
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    return load_version(build(REPO / "recipes" / "demo.yaml", tmp_path_factory.mktemp("builds")).dir)
+
+
+def _kept(v):
+    return pl.concat([v.split("train"), v.split("test")])
+
+
+def test_mix_plot_counts_train_plus_test_like_its_table(demo, tmp_path):
+    from curate.report_plots import plot_mix
+
+    m = demo.manifest
+    drawn = plot_mix(m, _kept(demo), tmp_path / "mix.png")
+    assert sum(drawn["realized"].values()) == m["counts"]["train"] + m["counts"]["test"] == 58
+    assert drawn["realized"] == {g: m["mix"]["realized"].get(g, 0) for g in drawn["realized"]}
+    assert drawn["requested"] == {g: m["mix"]["requested"].get(g, 0) for g in drawn["requested"]}
+    assert drawn["requested"] != drawn["realized"]  # the demo's alpaca shortfall is visible
+    assert sum(drawn["by_type"].values()) == 58
+    report = (demo.dir / "report.md").read_text(encoding="utf-8")
+    for g, n in m["mix"]["realized"].items():  # the report's mix table: group | available | requested | realized
+        assert f"| {g} | {m['mix']['available'].get(g, 0)} | {m['mix']['requested'].get(g, '—')} | {n} |" in report
+
+
+def test_length_plot_uses_one_set_of_bins_and_counts_every_record(demo, tmp_path):
+    from curate.report_plots import plot_lengths
+
+    kept = _kept(demo)
+    drawn = plot_lengths(kept, tmp_path / "lengths.png")
+    assert len(drawn["edges"]) == 31
+    per_source = dict(kept.group_by("source").len().iter_rows())
+    assert {s: sum(c) for s, c in drawn["counts"].items()} == per_source
+
+
+def test_language_plot_draws_the_records_the_stage_kept(demo):
+    from curate.report_sections import _options, _passed
+
+    m = demo.manifest
+    index = next(i for i, s in enumerate(m["funnel"]) if s["stage"] == "language")
+    passed = _passed(m, index, _kept(demo), demo.rejected())
+    assert passed.height == m["funnel"][index]["kept"]
+    assert passed["lang_score"].drop_nulls().len() == passed.height
+    assert _options(m, index)["min_score"] == 0.5
+    assert "language_scores.png" in (demo.dir / "report.md").read_text(encoding="utf-8")
+
+
+def test_cluster_plots_are_titled_by_their_stage(demo):
+    report = (demo.dir / "report.md").read_text(encoding="utf-8")
+    assert "plots/dedup_exact_clusters.png" in report and "plots/dedup_minhash_clusters.png" in report
+
+
+def test_heatmap_colours_only_shown_effects(tmp_path):
+    from curate.ablation.report import plot_heatmap
+
+    deltas = pl.DataFrame({
+        "variant": ["+cot", "+cot", "-belle"], "task": ["ceval", "ceval", "ceval"], "group": ["STEM", "(all)", "STEM"],
+        "delta": [0.20, 0.01, -0.05], "lo": [-0.10, 0.002, -0.08], "hi": [0.50, 0.02, -0.01],
+        "shown": [False, True, True], "n_items": [10, 30, 10]})
+    drawn = plot_heatmap(deltas, tmp_path / "h.png")
+    assert drawn == {"shown": 2, "cells": 3, "coloured": 2}  # the largest |Δ| (not shown) stays grey
+    assert (tmp_path / "h.png").stat().st_size > 0
