@@ -161,7 +161,7 @@ def run_one(folder: Path, near: bool) -> dict:
             "dedup_stats": {k: steps[k]["stats"] for k in steps if k.startswith(("dedup", "decontaminate"))}}
 
 
-DATATROVE = ("datatrove==0.10.1", "fasttext-predict==0.9.2.4", "fasteners", "regex", "tokenizers", "spacy", "jieba")
+DATATROVE = ("datatrove==0.10.1", "fasttext-numpy2-wheel", "fasteners", "regex", "tokenizers", "xxhash", "spacy", "jieba")
 
 
 def datatrove_python(cache: Path) -> Path:
@@ -179,7 +179,7 @@ def datatrove_python(cache: Path) -> Path:
 
 
 def datatrove_docs(folder: Path, work: Path) -> None:
-    """The corpus as datatrove documents: one per record, its prompt turns (what zhtune's dedup compares)."""
+    """The corpus as datatrove documents: one per loaded record, all its turns (what zhtune's near-dedup compares)."""
     import polars as pl
 
     from curate.build import build
@@ -190,7 +190,7 @@ def datatrove_docs(folder: Path, work: Path) -> None:
     from curate.text import text_expr
 
     (work / "in").mkdir(parents=True, exist_ok=True)
-    table.select(pl.col("id"), text_expr("prompt").alias("text")).write_ndjson(work / "in" / "docs.jsonl")
+    table.select(pl.col("id"), text_expr().alias("text")).write_ndjson(work / "in" / "docs.jsonl")
 
 
 def run_datatrove(python: Path, folder: Path, run: int) -> dict:

@@ -2,12 +2,12 @@
 
     <venv>/bin/python bench/datatrove_pipeline.py WORK_DIR LID_MODEL
 
-WORK_DIR/in/docs.jsonl holds one document per record ({"id", "text"}: the record's prompt turns,
-the text zhtune's language and dedup stages judge). The same stages as zhtune's build, with
-datatrove's own blocks: LanguageFilter (fastText lid.176, here the .ftz zhtune ships, since this
-machine cannot download lid.176.bin; keep zh at score >= 0.5 as zhtune does), exact dedup
-(signature, find, filter) and MinHash dedup (signature with the jieba word tokenizer, buckets,
-cluster, filter), one task each, in this process. Prints one line: RESULT {json}.
+WORK_DIR/in/docs.jsonl holds one document per record ({"id", "text"}: every turn, as zhtune's
+near-dedup compares it). The same stages as zhtune's build, with datatrove's own blocks:
+LanguageFilter (fastText lid.176, here the .ftz zhtune ships, since this machine cannot download
+lid.176.bin; keep zh at score >= 0.5 as zhtune does), exact dedup (signature, find, filter) and
+MinHash dedup with `MinhashConfig()` and `language="cmn"` (spaCy + jieba words; in datatrove 0.10.1
+`zh` splits only at whitespace), one task each, in this process. Prints one line: RESULT {json}.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def main() -> int:
     run("exact-1", [JsonlReader(f"{work}/lang"), ExactDedupSignature(f"{work}/esigs", config=exact)])
     run("exact-2", [ExactFindDedups(f"{work}/esigs", f"{work}/edups", config=exact)])
     run("exact-3", [JsonlReader(f"{work}/lang"), ExactDedupFilter(f"{work}/edups", config=exact), JsonlWriter(f"{work}/exact")])
-    run("minhash-1", [JsonlReader(f"{work}/exact"), MinhashDedupSignature(f"{work}/msigs", config=minhash, language="zh")])
+    run("minhash-1", [JsonlReader(f"{work}/exact"), MinhashDedupSignature(f"{work}/msigs", config=minhash, language="cmn")])
     run("minhash-2", [MinhashDedupBuckets(f"{work}/msigs", f"{work}/buckets", config=minhash)], tasks=minhash.num_buckets)
     run("minhash-3", [MinhashDedupCluster(f"{work}/buckets", f"{work}/remove", config=minhash)])
     run("minhash-4", [JsonlReader(f"{work}/exact"), MinhashDedupFilter(f"{work}/remove"), JsonlWriter(f"{work}/out")])
