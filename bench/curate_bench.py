@@ -231,15 +231,15 @@ def show(r: dict) -> None:
         print(f"  {label}: {flat}")
 
 
-def outcome(folder: Path, out: Path) -> None:
-    """In a child process: build the near recipe and write each input record's fate (id, stage, reason...)."""
+def outcome(folder: Path, out: Path, recipe: Path | None = None) -> None:
+    """In a child process: build the near recipe (or `recipe`) and write each input record's fate (id, stage, reason...)."""
     import polars as pl
 
     import curate
     from curate.build import build
 
     print(f"building {folder} with the code in {Path(curate.__file__).parent}", flush=True)
-    res = build(write_recipe(folder, near=True), out, quiet=True, force=True)
+    res = build(recipe or write_recipe(folder, near=True), out, quiet=True, force=True)
     parts = [pl.read_parquet(p).with_columns(pl.lit("kept").alias("stage"), pl.lit(None, dtype=pl.String).alias("reason"),
                                              pl.lit(None, dtype=pl.String).alias("detail"), pl.lit(None, dtype=pl.String).alias("twin_id"))
              for p in (res.dir / "train.parquet", res.dir / "test.parquet") if p.exists()]
@@ -251,8 +251,8 @@ def outcome(folder: Path, out: Path) -> None:
         f.writelines(json.dumps(step, ensure_ascii=False, sort_keys=True) + "\n" for step in funnel)
 
 
-def check_against(rev: str, folder: Path) -> int:
-    """Build the corpus with revision `rev` (git archive) and with this checkout; compare every record's fate."""
+def check_against(rev: str, folder: Path, recipe: Path | None = None) -> int:
+    """Build the corpus (or `recipe`) with revision `rev` (git archive) and with this checkout; compare every record's fate."""
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -265,7 +265,8 @@ def check_against(rev: str, folder: Path) -> int:
             out = Path(tmp) / ("old" if code == old else "new")
             env = {**os.environ, "ZHTUNE_BENCH_CODE": str(code)}
             subprocess.run([sys.executable, __file__, "--n", str(folder.name[1:]), "--dir", str(folder.parent),
-                            "--child-outcome", str(out)], env=env, check=True)
+                            "--child-outcome", str(out), *(["--recipe", str(recipe.resolve())] if recipe else [])],
+                           env=env, check=True)
             fates.append((out / "fate.jsonl").read_text(encoding="utf-8").splitlines())
     old_f, new_f = fates
     differ = [(a, b) for a, b in zip(old_f, new_f) if a != b]
@@ -297,6 +298,7 @@ def main() -> int:
     ap.add_argument("--cache", type=Path, default=Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "zhtune-bench",
                     help="where the datatrove venv goes")
     ap.add_argument("--check-against", metavar="REV", help="compare every record's fate with the code of git revision REV")
+    ap.add_argument("--recipe", type=Path, help="with --check-against: build this recipe instead of the generated corpus")
     ap.add_argument("--child", choices=["near", "exact"], help=argparse.SUPPRESS)
     ap.add_argument("--child-outcome", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--json", action="store_true", help="print results as JSON lines too")
@@ -306,7 +308,7 @@ def main() -> int:
         print("RESULT " + json.dumps(run_one(folder, args.child == "near")))
         return 0
     if args.child_outcome:
-        outcome(folder, args.child_outcome)
+        outcome(folder, args.child_outcome, args.recipe)
         return 0
     if not (folder / "planted.json").exists():
         t0 = time.perf_counter()
@@ -315,7 +317,7 @@ def main() -> int:
     else:
         print(f"corpus {folder}: planted {json.loads((folder / 'planted.json').read_text())}")
     if args.check_against:
-        return check_against(args.check_against, folder)
+        return check_against(args.check_against, folder, args.recipe)
     print(f"stages present: {', '.join(present_stages())}")
     python = datatrove_python(args.cache) if args.compare_datatrove else None
     ours, theirs = [], []
