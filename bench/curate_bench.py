@@ -161,7 +161,7 @@ def run_one(folder: Path, near: bool) -> dict:
             "dedup_stats": {k: steps[k]["stats"] for k in steps if k.startswith(("dedup", "decontaminate"))}}
 
 
-DATATROVE = ("datatrove==0.10.1", "fasttext-numpy2-wheel", "fasteners", "regex", "tokenizers", "xxhash", "spacy", "jieba")
+DATATROVE = ("datatrove==0.10.1", "fasttext-numpy2-wheel", "fasteners", "regex", "tokenizers", "xxhash", "orjson", "zstandard", "spacy", "jieba")
 
 
 def datatrove_python(cache: Path) -> Path:
