@@ -34,10 +34,10 @@ def text_of(doc: Document) -> str:
 
 def main() -> int:
     work, model = sys.argv[1], sys.argv[2]
-    from fasttext.FastText import _FastText
+    import datatrove.utils.lid
 
+    datatrove.utils.lid.cached_asset_path_or_download = lambda *a, **k: model  # the local model, not a download
     lid = LanguageFilter(languages=["zh"], language_threshold=0.5)
-    lid.model._model = _FastText(model)  # the local model instead of a download
     exact = ExactDedupConfig(content_getter=text_of)
     minhash = MinhashConfig()
     seconds: dict[str, float] = {}
