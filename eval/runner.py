@@ -126,7 +126,8 @@ def _plan_open(run: TaskRun, lt: LoadedTask, cfg: EvalConfig) -> list[Job]:
     items = _limit(by_class, run.limit)
     jobs = []
     if gen_scorers:
-        judge = cfg.judge.model_dump(exclude={"cache_dir", "concurrency", "timeout_s"}) if "judge" in scorers else None
+        judge = _stored_judge(cfg.judge.model_dump(exclude={"cache_dir", "concurrency", "timeout_s"})) \
+            if "judge" in scorers else None
         settings = {"method": "generate", "scorers": gen_scorers, "limit_per_class": run.limit,
                     "chat": task.chat.model_dump(), "generate": task.generate.model_dump(), "judge": judge}
         jobs.append(Job(run, lt, "open", settings, items, prompts=prompts,
@@ -136,6 +137,13 @@ def _plan_open(run: TaskRun, lt: LoadedTask, cfg: EvalConfig) -> list[Job]:
                     "reference": task.reference.model_dump()}
         jobs.append(Job(run, lt, "ref_loglik", settings, items, items_sha256=sha256_obj([asdict(i) for i in items])))
     return jobs
+
+
+def _stored_judge(judge: dict) -> dict:
+    """The judge settings as results keep them: a key inside base_url never lands in a result file."""
+    from eval.judge_client import redact_url
+
+    return {**judge, "base_url": redact_url(judge["base_url"])}
 
 
 def plan(cfg: EvalConfig, identity: dict) -> list[Job]:
@@ -262,7 +270,7 @@ def evaluate(cfg: EvalConfig, log: Callable[[str], None] | None = None) -> list[
             "prompt": {"example": first_prompt},
             "scores": scores,
             "batch_size": cfg.batch_size, "max_length": cfg.max_length, "threads": cfg.threads,
-            "judge": (cfg.judge.model_dump(exclude={"cache_dir"}) if job.settings.get("judge") else None),
+            "judge": (_stored_judge(cfg.judge.model_dump(exclude={"cache_dir"})) if job.settings.get("judge") else None),
             "packages": package_versions(),
             "timings": {"started_at": started, "load_model_s": load_s, **timings},
         }

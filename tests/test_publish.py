@@ -252,7 +252,7 @@ def test_dry_run_writes_what_would_be_uploaded(demo, tmp_path, capsys, monkeypat
     assert main(["publish", str(demo.dir), "--repo", "someone/zh-mix", "--dry-run", "--out", str(out)]) == 0
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     kinds = split_counts({s: demo.dir / f"{s}.parquet" for s in ("train", "test")})
-    assert files == ["README.md"] + sorted(f"demo-{k}/{s}-00000-of-00001.parquet" for k in kinds for s in kinds[k])
+    assert files == [".zhtune-dry-run", "README.md"] + sorted(f"demo-{k}/{s}-00000-of-00001.parquet" for k in kinds for s in kinds[k])
     card = (out / "README.md").read_text(encoding="utf-8")
     assert check_card(card, "demo-sft") == [] and check_card(card, "demo-dpo") == []
     captured = capsys.readouterr()

@@ -34,7 +34,10 @@ def print_funnel(manifest: dict, seconds: dict[str, float], out=sys.stdout) -> N
 def run(args: argparse.Namespace) -> int:
     from curate.build import build
 
-    result = build(args.recipe, args.out, quiet=args.quiet, force=args.force)
+    say = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    result = build(args.recipe, args.out, quiet=args.quiet, force=args.force, on_wait=say)
+    for note in result.notes:
+        say(note)
     if not args.quiet:
         if result.cached:
             logging.getLogger(__name__).info("cache hit: version %s already built; nothing rewritten", result.version)

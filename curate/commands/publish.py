@@ -20,14 +20,33 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None, help="dry-run folder (default: publish/<name>/<version>/)")
 
 
+# written into every dry-run folder: only a folder holding it is ever emptied by a later dry run
+DRY_RUN_MARK = ".zhtune-dry-run"
+
+
 def _dry_run_folder(out: Path) -> Path:
+    """An empty or absent folder, or one an earlier dry run wrote (it holds DRY_RUN_MARK); anything
+    else is refused and left untouched: zhtune never deletes a folder it did not create."""
     from curate.errors import UserError
 
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out: {out} is a file, not a folder", hint="pass another --out")
     if out.exists() and any(out.iterdir()):
-        if not (out / "README.md").exists():
-            raise UserError(f"{out} exists and is not an earlier dry run (no README.md)", hint="pass another --out")
+        if not (out / DRY_RUN_MARK).is_file():
+            raise UserError(f"--out: {out} is not empty and was not written by `curate publish --dry-run`; "
+                            "refusing to touch it", hint="pass an empty or new folder as --out")
         shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / DRY_RUN_MARK).write_text("written by curate publish --dry-run; this folder is replaced by the next one\n",
+                                    encoding="utf-8")
     return out
+
+
+def _unreachable(e: BaseException) -> bool:
+    """A network failure (offline, DNS, refused, timeout) from huggingface_hub's httpx/requests stack."""
+    mods = [type(x).__module__ for x in (e, e.__cause__, e.__context__) if x is not None]
+    return any(m.startswith(("httpx", "httpcore", "requests", "urllib3")) for m in mods) \
+        or isinstance(e, (ConnectionError, TimeoutError))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,7 +54,10 @@ def run(args: argparse.Namespace) -> int:
     from curate.publish.push import publish
     from curate.version import load_version
 
+    from curate.publish.push import check_repo_id
+
     version = load_version(args.version)
+    check_repo_id(args.repo)
     if args.dry_run:
         out = _dry_run_folder(Path(args.out or Path("publish") / version.name / version.id))
         hub = FolderHub(out)
@@ -46,18 +68,21 @@ def run(args: argparse.Namespace) -> int:
     except Exception as e:  # a Hub refusal (auth, conflict, network) is one line, not a traceback
         from huggingface_hub.errors import HfHubHTTPError
 
-        if isinstance(e, HfHubHTTPError):
-            from curate.errors import UserError
+        from curate.errors import UserError
 
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        if isinstance(e, HfHubHTTPError):
             raise UserError(f"the Hub refused the push: {first}",
                             hint="check --repo and your write access; a re-run is safe (the tag is created last)") from None
+        if _unreachable(e):
+            raise UserError(f"cannot reach the Hugging Face Hub: {type(e).__name__}: {first}",
+                            hint="check the network (or HF_ENDPOINT); try --dry-run to write the files locally") from None
         raise
     for note in res.notes:
         print(note)
     if args.dry_run:
         print(f"dry run: nothing uploaded; {args.repo} would receive (configs `{res.config}`, tag `{res.tag}`):")
-        for f in sorted(p for p in out.rglob("*") if p.is_file()):
+        for f in sorted(p for p in out.rglob("*") if p.is_file() and p.name != DRY_RUN_MARK):
             print(f"  {f.relative_to(out)}  {f.stat().st_size} bytes")
         print(out)
     else:

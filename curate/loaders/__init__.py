@@ -10,7 +10,7 @@ import polars as pl
 
 from curate.errors import UserError
 from curate.hashing import sha256_file
-from curate.loaders.files import EmptyFileError, RawRow, read_file, resolve_paths
+from curate.loaders.files import EmptyFileError, RawRow, Tally, read_file, resolve_paths
 from curate.loaders.formats import CONVERTERS, FORMATS_HELP, SchemaError, apply_columns, check_roles, detect_format
 from curate.records import REJECT_SCHEMA, record_id, records_frame
 from curate.recipe import Source
@@ -41,13 +41,14 @@ def _iter_hub(src: Source) -> tuple[Iterator[RawRow], dict]:
     return (RawRow(shown, i, row) for i, row in enumerate(ds, start=1)), info
 
 
-def _rows(src: Source, base_dir: Path) -> tuple[list[tuple[Iterable[RawRow], dict]], list[str]]:
+def _rows(src: Source, base_dir: Path) -> tuple[list[tuple[Iterable[RawRow], dict, Tally]], list[str]]:
     if src.hub:
         it, info = _iter_hub(src)
-        return [(it, info)], []
+        return [(it, info, Tally())], []
     out = []
     for path, shown in resolve_paths(src.paths, base_dir, src.name):
-        out.append((read_file(path, shown, src.fieldnames), {"path": shown, "sha256": sha256_file(path)}))
+        tally = Tally()
+        out.append((read_file(path, shown, src.fieldnames, tally), {"path": shown, "sha256": sha256_file(path)}, tally))
     return out, []
 
 
@@ -58,31 +59,45 @@ def load_source(src: Source, base_dir: Path, progress=None) -> LoadResult:
     rejected: list[dict] = []
     inputs: list[dict] = []
     streams, warnings = _rows(src, base_dir)
-    for stream, info in streams:
-        count = 0
+    for stream, info, tally in streams:
+        count, cut = 0, False
         try:
             for row in stream:
                 if src.limit and len(kept) + len(rejected) >= src.limit:
+                    cut = True
                     break
                 count += 1
                 if progress:
                     progress(1)
                 _convert_row(row, src, fmt_holder, kept, rejected)
         except EmptyFileError as e:
-            if src.on_error != "reject":
+            if not src.allow_empty:
                 raise
-            warnings.append(str(e))
+            warnings.append(str(e).splitlines()[0])
+        if not cut and tally.expected is not None and tally.expected != count:
+            raise UserError(f"{info.get('path')}: read {count} records but the file holds {tally.expected} "
+                            f"({tally.unit}); refusing to lose records silently",
+                            hint="an unbalanced quote or a stray record separator; fix the file")
         inputs.append({**info, "records": count})
     rejects = pl.DataFrame(rejected, schema=REJECT_SCHEMA) if rejected else pl.DataFrame(schema=REJECT_SCHEMA)
     return LoadResult(records_frame(kept), rejects, inputs, fmt_holder[0] or "unknown", warnings)
 
 
+def printable(value) -> str:
+    """A value as text that can always be written and printed (lone surrogates escaped)."""
+    import json
+
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _convert_row(row: RawRow, src: Source, fmt_holder: list, kept: list, rejected: list) -> None:
     def reject(reason: str, detail: str) -> None:
+        detail = printable(detail)
         if src.on_error == "fail":
             raise UserError(f"{row.where}: {detail} (source `{src.name}`)",
                             hint="fix the record, or set `on_error: reject` on the source to send such records to the rejects")
-        raw = row.raw if row.raw is not None else (None if row.value is None else str(row.value))
+        raw = row.raw if row.raw is not None else (None if row.value is None else printable(row.value))
         rejected.append({"id": None, "source": src.name, "type": src.type, "messages": [], "rejected": None,
                          "lang": None, "lang_score": None, "meta": {"file": row.file, "line": row.line},
                          "stage": "load", "reason": reason, "detail": detail, "twin_id": None, "raw": raw})
@@ -96,7 +111,8 @@ def _convert_row(row: RawRow, src: Source, fmt_holder: list, kept: list, rejecte
         fmt_holder[0] = detect_format(value)
         if fmt_holder[0] is None:
             raise UserError(f"{row.where}: cannot tell the format of source `{src.name}` from its keys "
-                            f"{sorted(value)}", hint=f"set `format:` ({FORMATS_HELP}) or map fields with `columns:`")
+                            f"{printable(str(sorted(map(str, value))))}",
+                            hint=f"set `format:` ({FORMATS_HELP}) or map fields with `columns:`")
     try:
         messages, rejected_reply = CONVERTERS[fmt_holder[0]](value)
         check_roles(messages, "messages")

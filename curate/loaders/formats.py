@@ -25,27 +25,36 @@ class SchemaError(ValueError):
 Messages = list[dict[str, str]]
 
 
+def checked_str(value: Any, field: str) -> str:
+    """A text field: a string that is valid Unicode. Numbers are not text (`NaN`, `1e400` and float
+    columns would become "nan"/"inf"/"1.5"): a wrong type is a schema error, as the README promises."""
+    if not isinstance(value, str):
+        kind = "a number" if isinstance(value, (int, float)) and not isinstance(value, bool) else type(value).__name__
+        raise SchemaError(field, f"expected a string, got {kind}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise SchemaError(field, f"not valid Unicode: lone surrogate {value[e.start]!a} at character {e.start + 1}") from None
+    return value
+
+
 def _text(row: dict, field: str, *, required: bool = True, default: str = "") -> str:
     value = row.get(field)
     if value is None:
         if required:
             raise SchemaError(field, "missing")
         return default
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return str(value)
-    if not isinstance(value, str):
-        raise SchemaError(field, f"expected a string, got {type(value).__name__}")
-    return value
+    return checked_str(value, field)
 
 
 def _reply_text(value: Any, field: str) -> str:
     """A reply given as a string, a {from,value}/{role,content} dict, or a message list (last turn)."""
     if isinstance(value, str):
-        return value
+        return checked_str(value, field)
     if isinstance(value, dict):
         for key in ("value", "content", "text"):
             if isinstance(value.get(key), str):
-                return value[key]
+                return checked_str(value[key], f"{field}.{key}")
     if isinstance(value, list) and value:
         return _reply_text(value[-1], field)
     raise SchemaError(field, f"expected a reply string or message, got {type(value).__name__}")
@@ -63,9 +72,7 @@ def _turns(items: Any, field: str, role_key: str, content_key: str) -> Messages:
         role = ROLE_ALIASES.get(str(turn.get(rk, "")).lower())
         if role is None:
             raise SchemaError(f"{field}[{i}].{rk}", f"unknown role `{turn.get(rk)}` (known: {', '.join(ROLE_ALIASES)})")
-        content = turn.get(ck)
-        if not isinstance(content, str):
-            raise SchemaError(f"{field}[{i}].{ck}", f"expected a string, got {type(content).__name__}")
+        content = checked_str(turn.get(ck), f"{field}[{i}].{ck}")
         out.append({"role": role, "content": content})
     return out
 
@@ -86,6 +93,10 @@ def check_roles(messages: Messages, field: str) -> Messages:
 
 def _system(row: dict) -> Messages:
     s = row.get("system")
+    if s is not None and not isinstance(s, str):
+        raise SchemaError("system", f"expected a string, got {type(s).__name__}")
+    if isinstance(s, str):
+        checked_str(s, "system")
     return [{"role": "system", "content": s}] if isinstance(s, str) and s.strip() else []
 
 
@@ -97,6 +108,7 @@ def _history(row: dict) -> Messages:
     for i, pair in enumerate(hist):
         if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and all(isinstance(x, str) for x in pair)):
             raise SchemaError(f"history[{i}]", "expected a [question, answer] pair of strings")
+        pair = [checked_str(x, f"history[{i}][{j}]") for j, x in enumerate(pair)]
         out += [{"role": "user", "content": pair[0]}, {"role": "assistant", "content": pair[1]}]
     return out
 

@@ -222,9 +222,10 @@ def body(version: Version, repo_id: str, tag: str, lic: MixLicense, lang_note: s
     out.append(f"Rule `{rule}` by {mix.get('group_by', 'source')}"
                + (f", total {mix['total']}" if mix.get("total") else "") + ", seed "
                + f"{recipe.get('seed')}; test share {recipe.get('split', {}).get('test', 0)}.\n")
+    requested = mix.get("requested") or {}  # None for a recipe without `mix:` (keep everything)
     groups = sorted(set(mix.get("available", {})) | set(mix.get("realized", {})))
-    groups = sorted(set(groups) | set(mix.get("requested", {})))
-    rows = [[g, mix.get("available", {}).get(g, 0), mix.get("requested", {}).get(g, "—"),
+    groups = sorted(set(groups) | set(requested))
+    rows = [[g, mix.get("available", {}).get(g, 0), requested.get(g, "—"),
              mix.get("realized", {}).get(g, 0), mix.get("shortfall", {}).get(g) or ""] for g in groups]
     out.append(_table(["group", "available after cleaning", "requested", "realized", "shortfall"], rows))
     short = {g: n for g, n in (mix.get("shortfall") or {}).items() if n}
