@@ -28,8 +28,8 @@ from datatrove.pipeline.readers.jsonl import JsonlReader
 from datatrove.pipeline.writers.jsonl import JsonlWriter
 
 
-def text_of(doc: Document) -> str:
-    return doc.text
+def text_of(doc: Document) -> bytes:
+    return doc.text.encode("utf-8")
 
 
 def main() -> int:

@@ -8,7 +8,6 @@ cannot change, and in a Simplified corpus that is most of them.
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import tempfile
@@ -47,19 +46,35 @@ def _opencc_share() -> Path:
 
 @lru_cache(maxsize=None)
 def dictionary_chars(config: str) -> str | None:
-    """A polars regex matching any character of any key of the config's dictionaries, or None if unknown.
+    """A polars regex of witness characters: every entry of the config's dictionaries that changes text
+    (key != its first value, the one OpenCC writes) holds at least one, or None if the dictionaries are unknown.
 
-    A text without such a character matches no dictionary entry, so OpenCC returns it unchanged.
-    The keys are read with `opencc_dict` (shipped in the opencc wheel, ocd2 -> text); without it, None
-    (every text is converted, as before).
+    A text without a witness matches no such entry, so OpenCC returns it unchanged. A one-character
+    entry is its own witness; a phrase is covered by a character already in the set, else by the
+    characters it changes (沈 in 深沈 -> 深沉). Entries are read with `opencc_dict` (shipped in the
+    opencc wheel, ocd2 -> text); without it, None (every text is converted, as before).
     """
+    entries = _dictionary_entries(config)
+    if entries is None:
+        return None
+    witness = {k for k, v in entries if len(k) == 1 and v != k}
+    for key, value in entries:
+        if len(key) > 1 and value != key and not witness & set(key):
+            changed = {a for a, b in zip(key, value) if a != b} if len(key) == len(value) else set(key)
+            witness |= changed or set(key)
+    witness -= {"\n", "\r"}
+    return "[" + "".join(re.escape(c) if c in "\\^-[]&~|" else c for c in sorted(witness)) + "]" if witness else None
+
+
+def _dictionary_entries(config: str) -> list[tuple[str, str]] | None:
+    """(key, first value) of every entry of every dictionary a config file names."""
     clib = _opencc_share()
     tool, share = clib / "bin" / "opencc_dict", clib / "share" / "opencc"
     conf = share / f"{config}.json"
     if not tool.exists() or not conf.exists():
         return None
     files = sorted(set(re.findall(r'"file"\s*:\s*"([^"]+\.ocd2)"', conf.read_text(encoding="utf-8"))))
-    chars: set[str] = set()
+    entries = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in files:
             out = Path(tmp) / f"{name}.txt"
@@ -68,11 +83,9 @@ def dictionary_chars(config: str) -> str | None:
             if done.returncode or not out.exists():
                 return None
             for line in out.read_text(encoding="utf-8").splitlines():
-                chars.update(line.split("\t", 1)[0])
-    chars -= {"\n", "\r"}
-    if not chars:
-        return None
-    return "[" + "".join(re.escape(c) if c in "\\^-[]&~|" else c for c in sorted(chars)) + "]"
+                key, _, values = line.partition("\t")
+                entries.append((key, values.split(" ")[0]))
+    return entries
 
 
 def traditional_flags(texts: list[str | None]) -> list[bool]:
