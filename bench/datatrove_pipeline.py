@@ -10,7 +10,6 @@ MinHash dedup with `MinhashConfig()` and `language="cmn"` (spaCy + jieba words; 
 `zh` splits only at whitespace), one task each, in this process. Prints one line: RESULT {json}.
 """
 
-from __future__ import annotations
 
 import gzip
 import json
