@@ -161,7 +161,8 @@ def run_one(folder: Path, near: bool) -> dict:
             "dedup_stats": {k: steps[k]["stats"] for k in steps if k.startswith(("dedup", "decontaminate"))}}
 
 
-DATATROVE = ("datatrove==0.10.1", "fasttext-numpy2-wheel", "fasteners", "regex", "tokenizers", "xxhash", "orjson", "zstandard", "spacy", "jieba")
+# xxhash 3.5: datatrove 0.10.1 hashes str shingles, which later xxhash releases refuse
+DATATROVE = ("datatrove==0.10.1", "fasttext-numpy2-wheel", "fasteners", "regex", "tokenizers", "xxhash==3.5.0", "orjson", "zstandard", "spacy", "jieba")
 
 
 def datatrove_python(cache: Path) -> Path:
