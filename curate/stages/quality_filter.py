@@ -137,6 +137,9 @@ def _rules(opts: Options, patterns: dict[str, str]) -> list[tuple[str, pl.Expr, 
     return rules
 
 
+REPETITION_CHUNK = 16384  # texts hashed at once: bounds the n-gram arrays (memory) whatever the table size
+
+
 def repetition_ratios(texts: pl.Series, n: int) -> pl.Series:
     """`repetition_ratio` of every text at once: 64-bit hashes of its n-grams, distinct ones counted by polars.
 
@@ -144,16 +147,15 @@ def repetition_ratios(texts: pl.Series, n: int) -> pl.Series:
     """
     texts = texts.fill_null("")
     lengths = texts.str.len_chars().to_numpy().astype(np.int64)
-    long = lengths >= n
     out = np.zeros(len(lengths), dtype=np.float64)
-    if not long.any():
-        return pl.Series(out)
-    rows = np.flatnonzero(long)
-    flat, lens = codepoints(texts.filter(pl.Series(long)).to_list())
-    hashes, counts = ngram_hashes(flat, lens, n)
-    grams = pl.DataFrame({"r": np.repeat(np.arange(len(rows)), counts), "h": hashes})
-    distinct = grams.group_by("r").agg(pl.col("h").n_unique()).sort("r")["h"].to_numpy()
-    out[rows] = 1.0 - distinct / counts
+    rows = np.flatnonzero(lengths >= n)
+    for start in range(0, len(rows), REPETITION_CHUNK):
+        chunk = rows[start:start + REPETITION_CHUNK]
+        flat, lens = codepoints(texts.gather(chunk).to_list())
+        hashes, counts = ngram_hashes(flat, lens, n)
+        grams = pl.DataFrame({"r": np.repeat(np.arange(len(chunk)), counts), "h": hashes})
+        distinct = grams.group_by("r").agg(pl.col("h").n_unique()).sort("r")["h"].to_numpy()
+        out[chunk] = 1.0 - distinct / counts
     return pl.Series(out)
 
 
@@ -166,13 +168,14 @@ def with_prose_measures(table: pl.DataFrame, opts: Options) -> pl.DataFrame:
     """
     plain = table.select(plain_han_expr(contents_expr()).fill_null(False).alias("p"))["p"]
     fast = table.select(contents_expr("assistant").list.join("\n").alias("r"), contents_expr().list.join("\n").alias("a"))
-    shares, replies, proses = pl.Series(np.ones(table.height)), fast["r"], fast["a"]
+    shares, replies, proses = pl.Series(np.ones(table.height)), fast.to_series(0), fast.to_series(1)
+    del fast  # the two columns are ours now: scattered in place
     rest = (~plain).arg_true()
     if rest.len():
         msgs = table["messages"].gather(rest).to_list()
         shares = shares.scatter(rest, [cjk_share(m) for m in msgs])
-        replies = replies.clone().scatter(rest, pl.Series([joined_prose(m, "assistant") for m in msgs], dtype=pl.String))
-        proses = proses.clone().scatter(rest, pl.Series([joined_prose(m) for m in msgs], dtype=pl.String))
+        replies = replies.scatter(rest, pl.Series([joined_prose(m, "assistant") for m in msgs], dtype=pl.String))
+        proses = proses.scatter(rest, pl.Series([joined_prose(m) for m in msgs], dtype=pl.String))
     repetition = (repetition_ratios(replies, opts.repetition_ngram) if opts.max_char_repetition is not None
                   else pl.Series(np.zeros(table.height)))
     return table.with_columns(shares.alias("_cjk_share"), replies.alias("_reply_prose"), proses.alias("_prose"),
