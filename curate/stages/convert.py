@@ -73,7 +73,9 @@ def _dictionary_entries(config: str) -> list[tuple[str, str]] | None:
     conf = share / f"{config}.json"
     if not tool.exists() or not conf.exists():
         return None
-    files = sorted(set(re.findall(r'"file"\s*:\s*"([^"]+\.ocd2)"', conf.read_text(encoding="utf-8"))))
+    files = sorted(set(re.findall(r'"file"\s*:\s*"([^"]+)"', conf.read_text(encoding="utf-8"))))
+    if not files or any(not f.endswith(".ocd2") for f in files):  # a text dictionary: not read here, so unknown
+        return None
     entries = []
     with tempfile.TemporaryDirectory() as tmp:
         for name in files:
