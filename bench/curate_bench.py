@@ -9,7 +9,12 @@ Writes a synthetic Chinese corpus of N records (three sources: alpaca JSONL, bel
 sharegpt multi-turn JSONL) with planted exact duplicates, near duplicates, Traditional-script
 records, English records and rows copied from a synthetic eval set, plus a recipe that runs
 every stage present in `curate.stages.STAGES`. Each configuration builds in a fresh child
-process, so its peak RSS is its own. Numbers on a shared machine are noisy: run it twice.
+process, so its peak RSS is its own. Rows: each stage, `write` (parquet, report and plots, manifest)
+and `other` (the runner's casts and counts between stages, version id, accounting). Numbers on a
+shared machine are noisy: run it twice (`--repeat`). `--compare-datatrove` runs datatrove's
+language-ID + exact + MinHash pipeline (bench/datatrove_pipeline.py, in its own venv under --cache)
+on the same records after each zhtune run and prints the ratio. `--check-against REV` builds with
+the code of a git revision and with this checkout and compares every record's fate.
 """
 
 from __future__ import annotations
