@@ -56,7 +56,7 @@ def test_concurrent_builds_end_with_one_complete_version(recipe, tmp_path):
         assert {"train.parquet", "test.parquet", "rejected.parquet", "report.md"} <= set(version.manifest["files"])
         assert [p.name for p in (out / "r").iterdir() if p.is_dir()] == [version.id]  # no temp folder left
         again = _cli("build", str(recipe), "--out", str(out), cwd=tmp_path)
-        assert "cache hit" in again.stdout
+        assert "cache hit" in again.stderr  # a log line since the logging change
 
 
 def test_a_build_waiting_for_the_lock_then_reports_a_cache_hit(recipe, tmp_path, capsys):
