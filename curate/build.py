@@ -204,6 +204,7 @@ def _build_fresh(recipe: Recipe, vid: str, key: dict, writer: VersionWriter, qui
         "mix": mix_report,
         "categories": stage_category_counts(funnel.steps, chosen, all_rejects),
     }
+    t0 = time.perf_counter()
     with writer.open(replace=replace) as tmp:  # --force rewrites an existing version
         write_parquet(train, tmp / "train.parquet")
         if test.height or recipe.split.test > 0:
@@ -214,5 +215,6 @@ def _build_fresh(recipe: Recipe, vid: str, key: dict, writer: VersionWriter, qui
         write_report(tmp, manifest, train, test, all_rejects)
         manifest["files"] = file_records(tmp)  # checked on every cache hit and before export/publish/train
         write_json(manifest, tmp / "manifest.json")
+    funnel.seconds["write"] = time.perf_counter() - t0
     return BuildResult(writer.final, vid, False, manifest, funnel.seconds)
 

@@ -25,14 +25,17 @@ class Funnel:
 
     def add(self, stage: str, before: pl.DataFrame, kept: pl.DataFrame, rejected: pl.DataFrame,
             stats: dict | None = None, seconds: float = 0.0) -> None:
-        n_in = Counter(before["source"].to_list())
-        n_kept = Counter(kept["source"].to_list())
-        n_rej = Counter(rejected["source"].to_list())
+        n_in, n_kept, n_rej = _counts(before["source"]), _counts(kept["source"]), _counts(rejected["source"])
         by_source = {s: {"in": n_in[s], "kept": n_kept[s], "rejected": n_rej[s]} for s in sorted(n_in | n_kept | n_rej)}
-        reasons = dict(sorted(Counter(rejected["reason"].to_list()).items(), key=lambda kv: (-kv[1], kv[0])))
+        reasons = dict(sorted(_counts(rejected["reason"]).items(), key=lambda kv: (-kv[1], kv[0])))
         self.steps.append({"stage": stage, "in": before.height, "kept": kept.height, "rejected": rejected.height,
                            "by_source": by_source, "reasons": reasons, "stats": stats or {}})
         self.seconds[stage] = seconds
+
+
+def _counts(values: pl.Series) -> Counter:
+    """Counter of a column's values, counted by polars (no Python object per row)."""
+    return Counter(dict(values.value_counts().iter_rows())) if values.len() else Counter()
 
 
 def stage_label(spec: StageSpec, taken: set[str]) -> str:

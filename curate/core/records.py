@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import polars as pl
 
 from curate.core.hashing import sha256_obj
@@ -49,11 +51,22 @@ def records_frame(rows: list[dict]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=RECORD_SCHEMA) if rows else empty_records()
 
 
+def canonical_json_expr() -> pl.Expr:
+    """`stable_json({messages, rejected})` of each record, built by polars (keys in sorted order).
+
+    Same string as `record_id` hashes (tests/test_records_ids.py compares them on control
+    characters, quotes, backslashes and non-BMP text), without a Python dict per record.
+    """
+    turns = pl.col("messages").list.eval(pl.struct(pl.element().struct.field("content"), pl.element().struct.field("role")))
+    return pl.struct(turns.alias("messages"), pl.col("rejected")).struct.json_encode()
+
+
 def with_ids(table: pl.DataFrame) -> pl.DataFrame:
-    """Recompute `id` from content (after any stage that changes text)."""
+    """Recompute `id` from content (after any stage that changes text): `record_id` of every row."""
     if table.height == 0:
         return table
-    ids = [record_id(m, r) for m, r in zip(table["messages"].to_list(), table["rejected"].to_list())]
+    sha = hashlib.sha256
+    ids = [sha(s.encode()).hexdigest()[:16] for s in table.select(canonical_json_expr().alias("j"))["j"].to_list()]
     return table.with_columns(pl.Series("id", ids, dtype=pl.String))
 
 

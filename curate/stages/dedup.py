@@ -39,13 +39,15 @@ def report_section(step: dict, options: dict, plots: Path, passed) -> list[str]:
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 2.8))
     ax.bar(labels, values, color="#8172b3")
-    if max(values) / max(min(values), 1) >= 100:
+    log = max(values) / max(min(values), 1) >= 100
+    if log:
         ax.set_yscale("log")
     ax.set_title(f"{step['stage']}: {sum(values)} duplicate clusters by size ({step['rejected']} records removed)",
                  fontsize=9)
     ax.set_xlabel("records in the cluster (kept twin + removed duplicates)")
     ax.set_ylabel("clusters")
-    ax.yaxis.get_major_locator().set_params(integer=True)
+    if not log:  # a LogLocator has no `integer`
+        ax.yaxis.get_major_locator().set_params(integer=True)
     ax.tick_params(axis="x", rotation=45 if len(labels) > 8 else 0)
     save_figure(fig, plots / name)
     plt.close(fig)
