@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from curate.core.errors import UserError
 from eval.judge_client import JudgeClient, JudgeError
-from eval.readers.items import OpenItem
+from curate.core.readers.items import OpenItem
 from eval.tasks.schema import JudgeSpec
 
 OFFLINE_METRICS = ("rougeL_char_f", "rougeL_word_f")

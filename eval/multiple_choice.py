@@ -18,7 +18,7 @@ from eval.answer_parsing import parse_choice
 from eval.generation import generate_greedy
 from eval.loglik import continuation_logprobs, encode_pair, special_prefix
 from eval.prompts import mc_context
-from eval.readers.items import MCItem
+from curate.core.readers.items import MCItem
 from eval.tasks.schema import MultipleChoiceTask
 from train.models import pad_id
 

@@ -20,7 +20,7 @@ from collections import Counter, defaultdict
 
 from eval.loglik import continuation_logprobs
 from eval.prompts import chat_messages_prompt
-from eval.readers.items import OpenItem
+from curate.core.readers.items import OpenItem
 from train.models import pad_id
 
 METRICS = ("nll_token", "nll_char")

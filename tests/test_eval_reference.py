@@ -14,7 +14,7 @@ import yaml
 torch = pytest.importorskip("torch")
 
 from curate.app.cli import main  # noqa: E402
-from eval.readers.items import OpenItem  # noqa: E402
+from curate.core.readers.items import OpenItem  # noqa: E402
 from eval.reference import aggregate_reference, score_references  # noqa: E402
 from eval.tasks import load_task  # noqa: E402
 

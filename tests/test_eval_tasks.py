@@ -16,7 +16,7 @@ from eval.readers import (
     read_belle_set,
     read_mc_split,
 )
-from eval.readers.mmcu_json import parse_options
+from curate.core.readers.mmcu_json import parse_options
 from eval.tasks import builtin_tasks, load_task
 
 

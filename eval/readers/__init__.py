@@ -6,10 +6,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from curate.core.errors import UserError
-from eval.readers.belle_jsonl import normalize_class, read_belle_prompts, read_belle_set
-from eval.readers.csv_exam import read_csv_exam
-from eval.readers.items import LETTERS, MCItem, OpenItem, check_mc
-from eval.readers.mmcu_json import read_mmcu
+from curate.core.readers.belle_jsonl import normalize_class, read_belle_prompts, read_belle_set
+from curate.core.readers.csv_exam import read_csv_exam
+from curate.core.readers.items import LETTERS, MCItem, OpenItem, check_mc
+from curate.core.readers.mmcu_json import read_mmcu
 from eval.readers.version_parquet import read_version_split
 
 __all__ = ["FORMATS", "LETTERS", "MCItem", "OpenItem", "check_mc", "normalize_class", "read_belle_prompts",

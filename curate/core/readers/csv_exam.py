@@ -10,7 +10,7 @@ import csv
 from pathlib import Path
 
 from curate.core.errors import UserError
-from eval.readers.items import MCItem, check_mc
+from curate.core.readers.items import MCItem, check_mc
 
 CEVAL_HEADER = ["id", "question", "A", "B", "C", "D", "answer"]
 CMMLU_HEADER = ["", "Question", "A", "B", "C", "D", "Answer"]

@@ -6,12 +6,12 @@ An option line that does not start with a letter is a continuation of the previo
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 from curate.core.errors import UserError
-from eval.readers.items import LETTERS, MCItem, check_mc
+from curate.core.files import read_json_file
+from curate.core.readers.items import LETTERS, MCItem, check_mc
 
 _OPTION_LINE = re.compile(r"^\s*([A-J])\s*[:：.．、)]\s*(.*)$")
 KEYS = ("类别", "题目", "选项", "答案")
@@ -37,23 +37,13 @@ def parse_options(raw, where: str) -> dict[str, str]:
 
 
 def _load_records(path: Path) -> list[tuple[int, object]]:
-    text = path.read_text(encoding="utf-8-sig")
-    try:
-        data = json.loads(text)
-        if isinstance(data, dict):
-            data = [data]
-        if not isinstance(data, list):
-            raise UserError(f"{path}: expected a JSON list of questions")
-        return list(enumerate(data, 1))
-    except json.JSONDecodeError:
-        out = []
-        for i, line in enumerate(text.splitlines(), 1):
-            if line.strip():
-                try:
-                    out.append((i, json.loads(line)))
-                except json.JSONDecodeError as e:
-                    raise UserError(f"{path}:{i}: neither a JSON document nor JSON lines: {e}") from None
-        return out
+    """(index or line, record) of a JSON list or JSON lines, parsed by the loaders' reader (`curate.core.files`)."""
+    out = []
+    for row in read_json_file(path, str(path)):
+        if row.error:
+            raise UserError(f"{row.where}: neither a JSON list nor JSON lines: {row.error}")
+        out.append((row.line, row.value))
+    return out
 
 
 def read_mmcu(data_dir: Path, split: str | None, *, layout: str,

@@ -7,13 +7,13 @@ without a judge prompt is an error, never a silent drop.
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from pathlib import Path
 
 from curate.core.errors import UserError
-from eval.readers.items import OpenItem
+from curate.core.files import read_json_file
+from curate.core.readers.items import OpenItem
 
 
 def normalize_class(name: str, aliases: dict[str, str] | None = None) -> str:
@@ -23,19 +23,16 @@ def normalize_class(name: str, aliases: dict[str, str] | None = None) -> str:
 
 
 def read_jsonl(path: Path) -> list[tuple[int, dict]]:
+    """(line, object) per non-blank line, parsed by the loaders' JSON reader (`curate.core.files`)."""
     if not path.exists():
         raise UserError(f"missing file {path}", hint="data_dir must hold Belle's eval_set.json and eval_prompt.json")
     out = []
-    for i, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise UserError(f"{path}:{i}: not a JSON line: {e}") from None
-        if not isinstance(rec, dict):
-            raise UserError(f"{path}:{i}: expected a JSON object")
-        out.append((i, rec))
+    for row in read_json_file(path, str(path)):
+        if row.error:
+            raise UserError(f"{row.where}: not a JSON line: {row.error}")
+        if not isinstance(row.value, dict):
+            raise UserError(f"{row.where}: expected a JSON object")
+        out.append((row.line, row.value))
     return out
 
 
