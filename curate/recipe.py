@@ -153,7 +153,8 @@ def parse_stage_entry(entry: Any, index: int) -> StageSpec:
     try:
         opts = options_model.model_validate(raw)
     except ValidationError as e:
-        raise UserError(f"recipe has invalid options:\n{format_validation_error(e, f'{where}.{name}', options_model)}") from None
+        hints = options_model.model_for(raw) if hasattr(options_model, "model_for") else options_model  # a union
+        raise UserError(f"recipe has invalid options:\n{format_validation_error(e, f'{where}.{name}', hints)}") from None
     if sources is not None and not (isinstance(sources, list) and all(isinstance(x, str) for x in sources)):
         raise UserError(f"recipe {where}.{name}.sources: a list of source names")
     return StageSpec(name=name, options=opts, sources=sources)

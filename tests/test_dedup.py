@@ -295,3 +295,27 @@ def test_resolved_options_load_back():
     assert "threshold" not in dedup.Options(method="exact").model_dump()
     with pytest.raises(ValueError, match="only apply to `method: minhash`"):
         dedup.Options(method="exact", threshold=0.5)
+
+
+def test_each_method_has_its_own_model_and_defaults():
+    """`method` picks the model: exact takes only method and scope; each has its own scope default."""
+    exact, near = dedup.Options(), dedup.Options(method="minhash")
+    assert type(exact).__name__ == "ExactOptions" and set(type(exact).model_fields) == {"method", "scope"}
+    assert type(near).__name__ == "MinhashOptions" and near.scope == "conversation" and exact.scope == "prompt"
+    assert dedup.Options.model_validate({"method": "minhash", "ngram": 4}) == dedup.Options(method="minhash", ngram=4)
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"method": "minhash", "threshold": 2}, "clean[3].dedup.threshold: Input should be less than or equal to 1"),
+    ({"threshold": 0.8}, "clean[3].dedup: `threshold` only apply to `method: minhash` (this one has `method: exact`"),
+    ({"method": "exact", "scpoe": "prompt"}, "did you mean `scope`? (known: method, scope)"),
+    ({"method": "minhash", "thresold": 0.8}, "did you mean `threshold`?"),
+    ({"method": "fuzzy"}, "clean[3].dedup: Input tag 'fuzzy' found using 'method' does not match"),
+])
+def test_recipe_errors_name_the_key_path(raw, message):
+    from curate.core.errors import UserError
+    from curate.recipe import parse_stage_entry
+
+    with pytest.raises(UserError) as e:
+        parse_stage_entry({"dedup": raw}, 3)
+    assert message in str(e.value)

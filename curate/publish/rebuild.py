@@ -48,7 +48,12 @@ def _stage(entry: Any) -> Any:
         return entry
     opts = dict(opts)
     sources = opts.pop("sources", None)
-    small = minimal(stage_module(name).Options, opts)
+    model = stage_module(name).Options
+    if hasattr(model, "model_for"):  # a union on `method` (dedup): the chosen model's defaults; keep a non-default method
+        branch = model.model_for(opts)
+        small = minimal(branch, opts, keep=("method",) if branch is not model.model_for({}) else ())
+    else:
+        small = minimal(model, opts)
     if sources:
         small["sources"] = sources
     return name if not small else {name: small}

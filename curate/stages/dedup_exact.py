@@ -11,12 +11,12 @@ import polars as pl
 from curate.minhash import match_key_expr
 from curate.core.records import as_rejects
 from curate.stages import StageContext, StageResult
-from curate.stages.dedup_options import Options
+from curate.stages.dedup_options import ExactOptions
 from curate.stages.dedup_twins import cluster_stats, priority_expr, survivors
 from curate.text import text_expr
 
 
-def dedup_exact(table: pl.DataFrame, opts: Options, ctx: StageContext) -> StageResult:
+def dedup_exact(table: pl.DataFrame, opts: ExactOptions, ctx: StageContext) -> StageResult:
     text = text_expr(opts.scope)
     key = match_key_expr(text)
     t = table.with_row_index("_row").with_columns(

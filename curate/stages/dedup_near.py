@@ -15,12 +15,12 @@ from curate.minhash import (PERM_SEED, candidate_pairs, components, lsh_params, 
                             verify_pairs)
 from curate.core.records import as_rejects
 from curate.stages import StageContext, StageResult
-from curate.stages.dedup_options import Options
+from curate.stages.dedup_options import MinhashOptions
 from curate.stages.dedup_twins import cluster_stats, priority_expr, survivors
 from curate.text import text_expr
 
 
-def datasketch_candidates(texts: list[str], opts: Options, bands: int, rows: int, progress=None) -> tuple[np.ndarray, np.ndarray]:
+def datasketch_candidates(texts: list[str], opts: MinhashOptions, bands: int, rows: int, progress=None) -> tuple[np.ndarray, np.ndarray]:
     """Candidate pairs from datasketch's own MinHash + MinHashLSH (same shingles, same band split)."""
     from datasketch import LeanMinHash, MinHash, MinHashLSH
 
@@ -41,7 +41,7 @@ def datasketch_candidates(texts: list[str], opts: Options, bands: int, rows: int
     return pairs, np.fromiter((len(s) for s in sets), dtype=np.int64, count=len(sets))
 
 
-def near_duplicate_links(texts: pl.Series, opts: Options, progress=None) -> tuple[np.ndarray, np.ndarray, dict]:
+def near_duplicate_links(texts: pl.Series, opts: MinhashOptions, progress=None) -> tuple[np.ndarray, np.ndarray, dict]:
     """Verified links (m, 2), their Jaccard, and counts, for a column of normalised texts."""
     bands, rows = lsh_params(opts.threshold, opts.num_perm)
     if opts.engine == "datasketch":
@@ -59,7 +59,7 @@ def near_duplicate_links(texts: pl.Series, opts: Options, progress=None) -> tupl
     return pairs[ok], jac[ok], stats
 
 
-def dedup_near(table: pl.DataFrame, opts: Options, ctx: StageContext) -> StageResult:
+def dedup_near(table: pl.DataFrame, opts: MinhashOptions, ctx: StageContext) -> StageResult:
     texts = table.select(match_key_expr(text_expr(opts.scope)).alias("t"))["t"]
     links, jac, stats = near_duplicate_links(texts, opts, ctx.progress)
     labels = components(table.height, links)
