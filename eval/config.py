@@ -12,6 +12,7 @@ from pydantic import Field, ValidationError
 from curate.core.errors import UserError
 from curate.core.schema import Strict as _Strict
 from curate.core.schema import format_validation_error
+from eval.method_names import MC_METHODS
 
 
 class JudgeConfig(_Strict):
@@ -34,7 +35,7 @@ class JudgeConfig(_Strict):
 class TaskRun(_Strict):
     task: str  # a built-in task name or a path to a task YAML
     data_dir: str
-    methods: list[Literal["loglik_letter", "loglik_text", "generate"]] | None = None  # default: the task's
+    methods: list[Literal[MC_METHODS]] | None = None  # default: the task's
     shots: int | None = Field(None, ge=0, le=20)
     cot: bool = False
     limit: int | None = Field(None, ge=1)  # first N items per subject (exams) or per class (Belle)

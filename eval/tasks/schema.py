@@ -12,9 +12,8 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 
 from curate.core.schema import Strict as _Strict
+from eval.method_names import MC_METHODS
 from eval.readers import FORMATS
-
-MC_METHODS = ("loglik_letter", "loglik_text", "generate")
 
 
 class DataSpec(_Strict):

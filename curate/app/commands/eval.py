@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 
+from eval.method_names import MC_METHODS
+
 HELP = "evaluate a model or a run on exam tasks (C-Eval, CMMLU, MMCU) and Belle-eval; results in evals/"
 
 
@@ -16,7 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", action="append", default=[], help="built-in task name or task YAML path (repeatable)")
     p.add_argument("--data-dir", action="append", default=[],
                    help="data folder for the tasks; repeat as TASK=DIR for several tasks")
-    p.add_argument("--method", action="append", choices=["loglik_letter", "loglik_text", "generate"],
+    p.add_argument("--method", action="append", choices=MC_METHODS,
                    help="multiple-choice scoring method (repeatable; default: the task's)")
     p.add_argument("--shots", type=int, help="number of shots (default: the task's)")
     p.add_argument("--cot", action="store_true", help="add the task's CoT cue (先思考，再决定); needs --method generate")
