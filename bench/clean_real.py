@@ -77,7 +77,7 @@ def measure(shared: Path, out: Path) -> dict:
     import yaml
 
     from curate.build import build
-    from curate.version import load_version
+    from curate.core.version import load_version
 
     path = out / "recipe.yaml"
     path.write_text(yaml.safe_dump(recipe(shared, DEFAULT_CLEAN), allow_unicode=True, sort_keys=False), encoding="utf-8")

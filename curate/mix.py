@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from curate.hashing import sha256_text
+from curate.core.hashing import sha256_text
 from curate.recipe import Mix, Split
 
 

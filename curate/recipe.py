@@ -7,19 +7,17 @@ import math
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-from curate.errors import UserError
+from curate.core.errors import UserError
+from curate.core.schema import StrictFrozen as Strict
+from curate.core.schema import format_validation_error
 
 # a recipe name is the folder under --out and a source name appears in paths and Hub configs: one safe
 # path component (no `.`/`..`, no separators), short enough for every file system
 SAFE_NAME = r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,99}$"
 # far above any mix one machine curates; a typo like `total: 1e12` with `replace: true` would exhaust memory
 MAX_RECORDS = 10_000_000
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Source(Strict):
@@ -139,49 +137,6 @@ class Recipe(Strict):
         return d
 
 
-def _loc(loc: tuple) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _hint(err: dict, model: type[BaseModel] | None) -> str:
-    if err["type"] == "extra_forbidden" and model is not None:
-        key = str(err["loc"][-1])
-        fields = list(_fields_at(model, err["loc"][:-1]))
-        close = difflib.get_close_matches(key, fields, n=1)
-        known = ", ".join(fields)
-        return f"unknown key `{key}`" + (f"; did you mean `{close[0]}`?" if close else "") + f" (known: {known})"
-    return err["msg"]
-
-
-def _fields_at(model: type[BaseModel], loc: tuple) -> list[str]:
-    """Field names of the (nested) model at a location, for 'did you mean' hints."""
-    current: Any = model
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        field = getattr(current, "model_fields", {}).get(part)
-        if field is None:
-            return []
-        ann = field.annotation
-        args = getattr(ann, "__args__", ())
-        current = next((a for a in (ann, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
-        if current is None:
-            return []
-    return list(getattr(current, "model_fields", {}))
-
-
-def format_validation_error(e: ValidationError, prefix: str, model: type[BaseModel] | None) -> str:
-    lines = []
-    for err in e.errors():
-        path = _loc(err["loc"])
-        where = f"{prefix}.{path}" if prefix and path else (prefix or path or "(top level)")
-        lines.append(f"  {where}: {_hint(err, model)}")
-    return "\n".join(lines)
-
-
 def parse_stage_entry(entry: Any, index: int) -> StageSpec:
     """`normalize` or `{dedup: {method: exact}}` -> StageSpec with validated options."""
     from curate.stages import STAGES, stage_module
@@ -207,7 +162,8 @@ def parse_stage_entry(entry: Any, index: int) -> StageSpec:
     try:
         opts = options_model.model_validate(raw)
     except ValidationError as e:
-        raise UserError(f"recipe has invalid options:\n{format_validation_error(e, f'{where}.{name}', options_model)}") from None
+        hints = options_model.model_for(raw) if hasattr(options_model, "model_for") else options_model  # a union
+        raise UserError(f"recipe has invalid options:\n{format_validation_error(e, f'{where}.{name}', hints)}") from None
     if sources is not None and not (isinstance(sources, list) and all(isinstance(x, str) for x in sources)):
         raise UserError(f"recipe {where}.{name}.sources: a list of source names")
     return StageSpec(name=name, options=opts, sources=sources)
@@ -269,7 +225,7 @@ def check_mix_keys(recipe: "Recipe") -> None:
 
 
 def load_recipe(path: str | Path) -> Recipe:
-    from curate.yamlio import read_yaml
+    from curate.core.yamlio import read_yaml
 
     p = Path(path)
     recipe = parse_recipe(read_yaml(p, "recipe"), p.resolve().parent, origin=str(p))

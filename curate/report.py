@@ -7,29 +7,15 @@ from pathlib import Path
 
 import polars as pl
 
+from curate.report_plots import pyplot, save_figure
 from curate.text import text_expr
 
 EXAMPLES_PER_REASON = 3
 EXAMPLE_CHARS = 80
 
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    plt.rcParams["svg.hashsalt"] = "zhtune"
-    return plt
-
-
-def _save(fig, path: Path) -> None:
-    fig.tight_layout()
-    fig.savefig(path, dpi=90, metadata={"Software": None})  # no version string: byte-stable
-
-
 def plot_funnel(manifest: dict, path: Path) -> None:
-    plt = _plt()
+    plt = pyplot()
     steps = manifest["funnel"]
     fig, ax = plt.subplots(figsize=(7, 3.2))
     labels = [s["stage"] for s in steps]
@@ -39,7 +25,7 @@ def plot_funnel(manifest: dict, path: Path) -> None:
     ax.set_title("Funnel: records kept and rejected by each stage")
     ax.tick_params(axis="x", rotation=30)
     ax.legend()
-    _save(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
 
 

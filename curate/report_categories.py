@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from curate.categories import CATEGORIES
+from curate.report_plots import pyplot, save_figure
 
 LARGEST = 8  # removals named in sentences
 
@@ -55,9 +56,7 @@ def _largest(manifest: dict) -> list[str]:
 
 def plot_categories(manifest: dict, path: Path) -> None:
     """Heat map: share of the records entering each stage that it rejected, per type x category."""
-    from curate.report import _plt, _save
-
-    plt = _plt()
+    plt = pyplot()
     stages = [s for s in _removing_stages(manifest) if s != "mix"] or [s["stage"] for s in manifest["funnel"][:1]]
     totals = _totals(manifest["categories"], True)
     labels = [f"{t} · {c}" for t, c in totals]
@@ -79,7 +78,7 @@ def plot_categories(manifest: dict, path: Path) -> None:
     ax.set_ylabel("data type · content category")
     ax.set_title("Share of the records reaching each stage that it rejected\n(rejected / reached, per data type · content category)", fontsize=9)
     fig.colorbar(im, ax=ax, label="share rejected", shrink=0.8)
-    _save(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
 
 

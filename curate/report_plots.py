@@ -16,6 +16,28 @@ from curate.text import text_expr
 WIDE = 100  # log scale once the largest count is this many times the smallest non-zero one
 
 
+def pyplot():
+    """matplotlib.pyplot on the Agg backend, with a fixed SVG salt: byte-stable plots."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams["svg.hashsalt"] = "zhtune"
+    return plt
+
+
+def save_figure(fig, path: Path) -> None:
+    """Write a figure without a version string in its metadata (byte-stable)."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=90, metadata={"Software": None})  # no version string: byte-stable
+
+
+def plot_file(stage: str, what: str) -> str:
+    """File name (under plots/) of a stage's plot: `dedup#2` -> `dedup_2_clusters.png`."""
+    return f"{stage.replace(':', '_').replace('#', '_')}_{what}.png"
+
+
 def _spans_decades(values) -> bool:
     nz = [v for v in values if v > 0]
     return bool(nz) and max(nz) / min(nz) >= WIDE
@@ -23,9 +45,7 @@ def _spans_decades(values) -> bool:
 
 def plot_mix(manifest: dict, kept: pl.DataFrame, path: Path) -> dict:
     """Requested vs realized per mix group (the report's mix table), and realized records by type."""
-    from curate.report import _plt, _save
-
-    plt = _plt()
+    plt = pyplot()
     mix = manifest["mix"]
     groups = sorted(set(mix.get("available", {})) | set(mix.get("realized", {})) | set(mix.get("requested") or {}))
     drawn = {k: {g: int((mix.get(k) or {}).get(g, 0)) for g in groups} for k in ("available", "requested", "realized")}
@@ -50,7 +70,7 @@ def plot_mix(manifest: dict, kept: pl.DataFrame, path: Path) -> dict:
     for ax, vals in ((axes[0], [v for d in drawn.values() for v in d.values()]), (axes[1], by_type.values())):
         if _spans_decades(vals):
             ax.set_xscale("log")
-    _save(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
     return {**drawn, "by_type": by_type}
 
@@ -58,9 +78,7 @@ def plot_mix(manifest: dict, kept: pl.DataFrame, path: Path) -> dict:
 def plot_lengths(kept: pl.DataFrame, path: Path, bins: int = 30) -> dict:
     """Characters per record (all turns), per source, on one set of bin edges (log-spaced when the
     lengths span decades)."""
-    from curate.report import _plt, _save
-
-    plt = _plt()
+    plt = pyplot()
     lengths = kept.select(pl.col("source"), text_expr().str.len_chars().alias("n"))
     values = lengths["n"].to_numpy()
     fig, ax = plt.subplots(figsize=(7, 3.2))
@@ -84,6 +102,6 @@ def plot_lengths(kept: pl.DataFrame, path: Path, bins: int = 30) -> dict:
     ax.set_ylabel("records")
     ax.set_title(f"Lengths of the {len(values)} records in the mix (train + test), same bins for every source",
                  fontsize=9)
-    _save(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
     return out

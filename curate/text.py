@@ -38,10 +38,11 @@ def text_expr(scope: Scope = "conversation") -> pl.Expr:
     return pl.concat_str([contents_expr().list.join("\n"), pl.col("rejected").fill_null("")], separator="\n").str.strip_chars("\n")
 
 
-def map_contents(table: pl.DataFrame, fn: Callable[[list], list]) -> pl.DataFrame:
+def map_contents(table: pl.DataFrame, fn: Callable[[list], list], only: str | None = None) -> pl.DataFrame:
     """Apply a Python batch function to every turn's content and to `rejected`, in one call each.
 
-    Works on the Arrow buffers (offsets kept), so the per-record cost is only `fn`'s own.
+    Works on the Arrow buffers (offsets kept), so the per-record cost is only `fn`'s own. With
+    `only` (a polars regex), only the texts it matches reach `fn`; the others are kept as they are.
     """
     import pyarrow as pa
 
@@ -53,16 +54,20 @@ def map_contents(table: pl.DataFrame, fn: Callable[[list], list]) -> pl.DataFram
         msgs = pa.concat_arrays([msgs])
     values = msgs.values
     roles, contents = values.field("role"), values.field("content")
-    new_contents = pa.array(fn(contents.to_pylist()), type=contents.type)
-    struct = pa.StructArray.from_arrays([roles, new_contents], names=["role", "content"])
+    new_contents = _map_series(pl.Series(contents), fn, only).to_arrow()
+    struct = pa.StructArray.from_arrays([roles, new_contents.cast(contents.type)], names=["role", "content"])
     rebuilt = pa.ListArray.from_arrays(msgs.offsets, struct, mask=msgs.is_null())
-    rejected = table["rejected"].to_list()
-    idx = [i for i, r in enumerate(rejected) if r is not None]
-    if idx:
-        for i, new in zip(idx, fn([rejected[i] for i in idx])):
-            rejected[i] = new
     return table.with_columns(pl.Series("messages", rebuilt).cast(table.schema["messages"]),
-                              pl.Series("rejected", rejected, dtype=pl.String))
+                              _map_series(table["rejected"], fn, only).alias("rejected"))
+
+
+def _map_series(texts: pl.Series, fn: Callable[[list], list], only: str | None) -> pl.Series:
+    """fn over the non-null texts of a string Series (those matching `only`, if given), in place."""
+    picked = texts.is_not_null() if only is None else texts.str.contains(only).fill_null(False)
+    idx = picked.arg_true()
+    if idx.len() == 0:
+        return texts
+    return texts.clone().scatter(idx, pl.Series(fn(texts.gather(idx).to_list()), dtype=pl.String))
 
 
 # A text of hanzi, digits, spaces and punctuation that prose() leaves alone (no ` ; { } # @, no letters):

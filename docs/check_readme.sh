@@ -5,7 +5,7 @@
 #   bash docs/check_readme.sh            # uses .venv/bin/python of this checkout (make install)
 #   PY=/path/to/python bash docs/check_readme.sh
 #
-# `.venv/bin/curate X` in the README is run as `$PY -m curate.cli X` from the clone's root, so the
+# `.venv/bin/curate X` in the README is run as `$PY -m curate.app.cli X` from the clone's root, so the
 # clone's code runs (an editable install's `curate` script would run the original checkout's code);
 # `.venv/bin/python` is `$PY`. Commands skipped, and why, are listed at the end.
 set -euo pipefail
@@ -17,7 +17,7 @@ trap 'rm -rf "$WORK"' EXIT
 git clone -q "$HERE" "$WORK/zhtune"
 cd "$WORK/zhtune"
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false HF_DATASETS_DISABLE_PROGRESS_BARS=1
-curate() { "$PY" -m curate.cli "$@"; }
+curate() { "$PY" -m curate.app.cli "$@"; }
 step() { printf '\n== %s\n' "$*" >&2; }
 expect() {  # expect FILE PATTERN: the output holds what the README shows
   grep -qE -- "$2" "$1" || { echo "README check failed: output of the last step lacks /$2/:" >&2; cat "$1" >&2; exit 1; }

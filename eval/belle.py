@@ -12,9 +12,9 @@ import re
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 
-from curate.errors import UserError
+from curate.core.errors import UserError
 from eval.judge_client import JudgeClient, JudgeError
-from eval.readers.items import OpenItem
+from curate.core.readers.items import OpenItem
 from eval.tasks.schema import JudgeSpec
 
 OFFLINE_METRICS = ("rougeL_char_f", "rougeL_word_f")
@@ -48,7 +48,7 @@ def _chars(text: str) -> list[str]:
 
 
 def _words(text: str) -> list[str]:
-    from curate.logs import jieba_module
+    from curate.core.logs import jieba_module
 
     jieba = jieba_module()
 

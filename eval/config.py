@@ -5,17 +5,14 @@ Written as a YAML file or built from flags; validated once, errors name the key 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
-from curate.errors import UserError
-from eval.tasks import format_validation_error
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+from curate.core.errors import UserError
+from curate.core.schema import Strict as _Strict
+from curate.core.schema import format_validation_error
+from eval.method_names import MC_METHODS
 
 
 class JudgeConfig(_Strict):
@@ -38,7 +35,7 @@ class JudgeConfig(_Strict):
 class TaskRun(_Strict):
     task: str  # a built-in task name or a path to a task YAML
     data_dir: str
-    methods: list[Literal["loglik_letter", "loglik_text", "generate"]] | None = None  # default: the task's
+    methods: list[Literal[MC_METHODS]] | None = None  # default: the task's
     shots: int | None = Field(None, ge=0, le=20)
     cot: bool = False
     limit: int | None = Field(None, ge=1)  # first N items per subject (exams) or per class (Belle)
@@ -64,10 +61,4 @@ def parse_config(raw: Any, where: str) -> EvalConfig:
     try:
         return EvalConfig.model_validate(raw)
     except ValidationError as e:
-        raise UserError(format_validation_error(e, where)) from None
-
-
-def load_config(path: str | Path) -> EvalConfig:
-    from curate.yamlio import read_yaml
-
-    return parse_config(read_yaml(path, "config"), str(path))
+        raise UserError(format_validation_error(e, file=where)) from None

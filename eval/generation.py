@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from eval.loglik import model_device
+from train.models import pad_id
 
 
 @dataclass(frozen=True)
@@ -26,12 +27,6 @@ def truncate_at(text: str, until: list[str]) -> str:
     return text[:cut] if cut >= 0 else text
 
 
-def _pad_id(tokenizer) -> int:
-    if tokenizer.pad_token_id is not None:
-        return tokenizer.pad_token_id
-    return tokenizer.eos_token_id if tokenizer.eos_token_id is not None else 0
-
-
 def _eos_ids(model, tokenizer) -> set[int]:
     ids = {tokenizer.eos_token_id}
     g = getattr(getattr(model, "generation_config", None), "eos_token_id", None)
@@ -45,7 +40,7 @@ def generate_greedy(model, tokenizer, prompts: list[str], *, add_special_tokens:
                     max_length: int | None = None, on_batch=None) -> list[Generation]:
     until = [s for s in (until or []) if s]
     device = model_device(model)
-    pad = _pad_id(tokenizer)
+    pad = pad_id(tokenizer)
     eos = _eos_ids(model, tokenizer)
     encoded = [tokenizer(p, add_special_tokens=add_special_tokens)["input_ids"] for p in prompts]
     room = max_length - max_new_tokens if max_length else None

@@ -18,8 +18,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from curate.errors import UserError
-from curate.hashing import sha256_obj, short_id
+from curate.core.errors import UserError
+from curate.core.hashing import sha256_obj, short_id
 
 
 _KEYLIKE = re.compile(r"(?i)\b((?:sk|hf|pk|rk|gsk|xai|key)[-_][A-Za-z0-9_\-]{8,})")

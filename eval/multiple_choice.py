@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from itertools import combinations
 
-from curate.errors import UserError
+from curate.core.errors import UserError
 from eval.answer_parsing import parse_choice
 from eval.generation import generate_greedy
 from eval.loglik import continuation_logprobs, encode_pair, special_prefix
 from eval.prompts import mc_context
-from eval.readers.items import MCItem
+from curate.core.readers.items import MCItem
 from eval.tasks.schema import MultipleChoiceTask
+from train.models import pad_id
 
 
 def candidates(item: MCItem, method: str, multi_answer: bool) -> dict[str, str]:
@@ -41,7 +42,7 @@ def score_loglik(model, tokenizer, task: MultipleChoiceTask, items: list[MCItem]
                  method: str, *, batch_size: int, max_length: int | None = None, on_batch=None) -> list[dict]:
     prefix = special_prefix(tokenizer)
     delim = task.prompt.target_delimiter
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
+    pad = pad_id(tokenizer)
     pairs, owners = [], []
     for n, (item, ctx) in enumerate(zip(items, contexts)):
         for key, cont in candidates(item, method, task.multi_answer).items():

@@ -14,9 +14,9 @@ def run_open(job, model, tokenizer, cfg) -> tuple[list[dict], int, dict]:
     items = job.items
     built = [chat_prompt(tokenizer, i.question, task.chat) for i in items]
     t0 = time.perf_counter()
-    from eval.runner import _progress
+    from curate.core.logs import Progress
 
-    with _progress(len(items), f"{task.name} generate") as bar:
+    with Progress(len(items), f"{task.name} generate", unit="item", logger="eval") as bar:
         gens = generate_greedy(model, tokenizer, [p for p, _ in built], add_special_tokens=built[0][1] if built else True,
                                max_new_tokens=task.generate.max_new_tokens, until=task.generate.until,
                                batch_size=cfg.batch_size, max_length=job.settings.get("model_max_length"),

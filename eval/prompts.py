@@ -7,7 +7,7 @@ ending at the answer cue. Open generation goes through the model's chat template
 
 from __future__ import annotations
 
-from eval.readers.items import MCItem
+from curate.core.readers.items import MCItem
 from eval.tasks.schema import ChatSpec, MultipleChoiceTask
 
 

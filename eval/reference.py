@@ -20,7 +20,8 @@ from collections import Counter, defaultdict
 
 from eval.loglik import continuation_logprobs
 from eval.prompts import chat_messages_prompt
-from eval.readers.items import OpenItem
+from curate.core.readers.items import OpenItem
+from train.models import pad_id
 
 METRICS = ("nll_token", "nll_char")
 
@@ -54,7 +55,7 @@ def score_references(model, tokenizer, task, items: list[OpenItem], *, batch_siz
                      max_length: int | None = None, padding_side: str = "left", on_batch=None) -> list[dict]:
     """One record per item, in item order; items without a reference are unscored."""
     spec = task.reference
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
+    pad = pad_id(tokenizer)
     records: list[dict] = []
     pairs, owners = [], []
     for item in items:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from curate.hashing import sha256_file, short_id
+from curate.core.hashing import sha256_file, short_id
 
 RESULTS = "results.json"
 PREDICTIONS = "predictions.jsonl"
@@ -125,7 +125,7 @@ def markdown_table(results: dict) -> str:
 
 def write_result(path: Path, results: dict, predictions: list[dict]) -> None:
     """Write the three files into a temp folder, then rename: a folder is complete or absent."""
-    from curate.version import atomic_dir
+    from curate.core.version import atomic_dir
 
     with atomic_dir(path, replace=True) as tmp:
         (tmp / PREDICTIONS).write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in predictions),

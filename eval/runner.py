@@ -13,15 +13,15 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from curate.errors import UserError
-from curate.hashing import sha256_obj
+from curate.core.errors import UserError
+from curate.core.hashing import sha256_obj
 from eval.config import EvalConfig, TaskRun
 from eval.metrics import aggregate_mc
 from eval.readers import (
     normalize_class,
     read_belle_prompts,
-    read_belle_set,
     read_mc_split,
+    read_open_items,
 )
 from eval.results import (
     compute_eval_id,
@@ -95,21 +95,13 @@ def _plan_mc(run: TaskRun, lt: LoadedTask) -> list[Job]:
     return jobs
 
 
-def _read_open_items(task, data_dir: Path, aliases: dict[str, str]) -> list:
-    if task.data.format == "version_parquet":
-        from eval.readers import read_version_split
-
-        return read_version_split(data_dir, task.data.eval_split, task.data.group_by)
-    return read_belle_set(data_dir, aliases)
-
-
 def _plan_open(run: TaskRun, lt: LoadedTask, cfg: EvalConfig) -> list[Job]:
     """One job for the generation scorers (offline, judge: one generation serves both) and one for
     ref_loglik (no generation), so that each is cached by its own eval id."""
     task = lt.config
     data_dir = Path(run.data_dir)
     aliases = {normalize_class(k): normalize_class(v) for k, v in task.class_aliases.items()}
-    items = _read_open_items(task, data_dir, aliases)
+    items = read_open_items(task.data, data_dir, aliases)
     scorers = run.scorers or task.scorers
     gen_scorers = [s for s in scorers if s != "ref_loglik"]
     prompts: dict = {}
@@ -168,7 +160,7 @@ def plan(cfg: EvalConfig, identity: dict) -> list[Job]:
 
 def _progress(total: int | None, desc: str, unit: str = "item"):
     """A bar on a terminal; without one (CI), a log line every 30 s, updated per batch scored."""
-    from curate.logs import Progress
+    from curate.core.logs import Progress
 
     return Progress(total, desc, unit=unit, logger="eval")
 
@@ -225,11 +217,11 @@ def load_model(cfg: EvalConfig):
 def evaluate(cfg: EvalConfig, log: Callable[[str], None] | None = None) -> list[tuple[Path, dict]]:
     """Run every planned job (or reuse its finished folder); returns [(folder, results)]."""
     log = log or _LOG.info
-    from curate.logs import quiet_known_warnings, quiet_library_bars
+    from curate.core.logs import quiet_known_warnings, quiet_library_bars
 
     quiet_known_warnings()
     quiet_library_bars()
-    from train.runs import package_versions
+    from train.runs import environment
 
     identity = model_identity(cfg.model)
     jobs = plan(cfg, identity)
@@ -244,10 +236,9 @@ def evaluate(cfg: EvalConfig, log: Callable[[str], None] | None = None) -> list[
             pending.append(job)
     if not pending:
         return done
-    if cfg.threads:
-        import torch
+    from train.threads import set_torch_threads
 
-        torch.set_num_threads(cfg.threads)
+    set_torch_threads(cfg.threads)
     t0 = time.perf_counter()
     model, tokenizer, info = load_model(cfg)
     load_s = round(time.perf_counter() - t0, 3)
@@ -271,7 +262,7 @@ def evaluate(cfg: EvalConfig, log: Callable[[str], None] | None = None) -> list[
             "scores": scores,
             "batch_size": cfg.batch_size, "max_length": cfg.max_length, "threads": cfg.threads,
             "judge": (_stored_judge(cfg.judge.model_dump(exclude={"cache_dir"})) if job.settings.get("judge") else None),
-            "packages": package_versions(),
+            "packages": environment(),
             "timings": {"started_at": started, "load_model_s": load_s, **timings},
         }
         write_result(job.out_dir, results, records)

@@ -1,4 +1,4 @@
-"""Shared test fixtures: the real data slices (skipped when absent), recipe writing helpers."""
+"""Shared test fixtures: the real data slices (skipped when absent), the built demo version, recipe writing helpers."""
 
 from __future__ import annotations
 
@@ -23,6 +23,25 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data slices not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory):
+    """The demo recipe's version, built once per test session (read it, never write into it)."""
+    from curate.build import build
+    from curate.core.version import load_version
+
+    return load_version(build(REPO / "recipes" / "demo.yaml", tmp_path_factory.mktemp("demo-builds")).dir)
+
+
+@pytest.fixture(scope="session")
+def tiny_pair():
+    """(version folder, tiny model folder): a small built version and a tiny model trained on its text,
+    made once per session; torch runs on one thread (tests/train_fixtures.py builds them)."""
+    from train_fixtures import one_thread, tiny_setup
+
+    one_thread()
+    return tiny_setup()
 
 
 def write_jsonl(path: Path, rows: list) -> Path:

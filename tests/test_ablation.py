@@ -11,10 +11,10 @@ import pytest
 import yaml
 
 from conftest import REPO
-from curate.ablation.runner import plan, run_ablation
-from curate.ablation.spec import load_spec
-from curate.ablation.stats import bootstrap_delta, mean_interval, shown
-from curate.errors import UserError
+from curate.app.ablation.runner import plan, run_ablation
+from curate.app.ablation.spec import load_spec
+from curate.app.ablation.stats import bootstrap_delta, mean_interval, shown
+from curate.core.errors import UserError
 
 
 def test_bootstrap_interval_covers_a_known_difference():
@@ -125,7 +125,7 @@ def test_bad_variants_are_user_errors(tmp_path):
 
 
 def test_dry_run_prints_the_plan(tmp_path, capsys):
-    from curate.cli import main
+    from curate.app.cli import main
 
     assert main(["ablate", str(write_setup(tmp_path)), "--dry-run"]) == 0
     out = capsys.readouterr().out

@@ -11,11 +11,11 @@ import pytest
 import yaml
 from test_ablation import write_setup
 
-from curate.ablation.budget import parse_duration, size_study
-from curate.ablation.report import sentence
-from curate.ablation.runner import plan, run_ablation
-from curate.ablation.spec import BudgetSpec, load_spec
-from curate.errors import UserError
+from curate.app.ablation.budget import parse_duration, size_study
+from curate.app.ablation.report import sentence
+from curate.app.ablation.runner import plan, run_ablation
+from curate.app.ablation.spec import BudgetSpec, load_spec
+from curate.core.errors import UserError
 
 TRAINING = {"per_device_train_batch_size": 4, "max_length": 256}
 
@@ -76,7 +76,7 @@ def test_heldout_pool_is_never_trained_on(tmp_path):
 
 
 def test_budget_sizes_the_plan(tmp_path, capsys):
-    from curate.cli import main
+    from curate.app.cli import main
 
     path = _study(tmp_path, seeds=(1, 2, 3), budget={"jobs": 2, "eval_seconds_per_run": 10, "tokens_per_second": 50,
                                                      "tokens_per_record": 64, "min_steps": 5})
@@ -84,7 +84,7 @@ def test_budget_sizes_the_plan(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "budget sizing:" in out
     spec, here = load_spec(path)
-    from curate.ablation.runner import budget_sizing
+    from curate.app.ablation.runner import budget_sizing
 
     sizing = budget_sizing(spec, here, 120)
     runs = plan(spec, here, sizing=sizing)
@@ -131,7 +131,7 @@ def test_two_workers_then_report_from_cache(tmp_path):
 def test_committed_data_types_study_is_valid(shared_data, tmp_path):
     """The committed study file plans, and every run's train and eval config (with task overrides) validates."""
     from conftest import REPO
-    from curate.ablation.runner import budget_sizing
+    from curate.app.ablation.runner import budget_sizing
     from eval.config import parse_config as parse_eval
     from eval.tasks import load_task
     from train.config import parse_config as parse_train

@@ -1,5 +1,5 @@
 """The bad-input suite: every generated case (tests/bad_input_cases.py) through `curate build`, in
-`on_error: fail` and `on_error: reject`, in-process through `curate.cli.main`.
+`on_error: fail` and `on_error: reject`, in-process through `curate.app.cli.main`.
 
 Asserted for each: the exit code, no traceback, a message naming file and line (and the field path)
 when the build stops, and exact accounting when it builds: records a person would count = kept +
@@ -21,7 +21,7 @@ import polars as pl
 import pytest
 import yaml
 
-from curate.cli import main
+from curate.app.cli import main
 from tests.bad_input_cases import Case, all_cases
 
 CASES = all_cases()
@@ -132,7 +132,7 @@ BUILDING = {m: [c for c in CASES if not _stops(c, m)] for m in MODES}
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """mode -> (manifest, rejects, train) of one build holding every building case as a source."""
-    import curate.cli  # noqa: F401
+    import curate.app.cli  # noqa: F401
 
     results = {}
     for mode in MODES:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -12,9 +13,9 @@ import pytest
 
 from conftest import REPO, write_jsonl, write_recipe
 from curate.build import build
-from curate.errors import UserError
+from curate.core.errors import UserError
 from curate.recipe import load_recipe
-from curate.version import load_version
+from curate.core.version import load_version
 
 DEMO = REPO / "recipes" / "demo.yaml"
 
@@ -137,7 +138,9 @@ def test_bad_recipes_name_the_key(tmp_path, recipe, message):
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "curate.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}  # this checkout's code, not an installed copy's
+    return subprocess.run([sys.executable, "-m", "curate.app.cli", *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=120)
 
 
 def test_cli_user_errors_are_one_line_not_tracebacks(tmp_path):
@@ -151,7 +154,7 @@ def test_cli_user_errors_are_one_line_not_tracebacks(tmp_path):
 
 
 def test_cli_prints_funnel_and_ends_with_version_dir_without_importing_torch(tmp_path):
-    code = ("import sys; from curate.cli import main; rc = main(['build', %r, '--out', %r]); "
+    code = ("import sys; from curate.app.cli import main; rc = main(['build', %r, '--out', %r]); "
             "assert 'torch' not in sys.modules and 'transformers' not in sys.modules, 'curation imported torch'; sys.exit(rc)")
     out = subprocess.run([sys.executable, "-c", code % (str(DEMO), str(tmp_path))], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

@@ -13,9 +13,9 @@ from conftest import write_jsonl, write_recipe
 from curate.build import build
 from curate.categories import CATEGORIES, category_expr
 from curate.diff import diff_versions, render_text
-from curate.records import records_frame
+from curate.core.records import records_frame
 from curate.stages import StageContext, stage_module
-from curate.version import load_version
+from curate.core.version import load_version
 
 CSHARP = """下面是一个用 C# 计算斐波那契数列的程序：
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from curate.errors import UserError
-from curate.version import load_version
+from curate.core.errors import UserError
+from curate.core.version import load_version
 from train_fixtures import demo_rows, write_version
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,7 +52,7 @@ def test_tiny_prints_usage_or_one_error_line(tmp_path, args, expect):
 
 TRAIN_CHECK = """
 import sys
-from curate.cli import main
+from curate.app.cli import main
 rc = main(sys.argv[1:])
 heavy = sorted(m for m in ("torch", "trl", "transformers", "peft") if m in sys.modules)
 print("heavy:", heavy)
@@ -89,7 +89,7 @@ def json_roundtrip(obj):
 
 
 def test_build_in_a_ci_log_has_no_progress_frames_and_q_silences_logs(tmp_path):
-    base = [sys.executable, "-m", "curate.cli"]
+    base = [sys.executable, "-m", "curate.app.cli"]
     recipe = str(REPO / "recipes" / "demo.yaml")
     first = subprocess.run(base + ["build", recipe, "--out", str(tmp_path)], cwd=REPO, capture_output=True, text=True)
     assert first.returncode == 0 and "\r" not in first.stderr and "rec/s" not in first.stderr  # stderr is a pipe
@@ -101,7 +101,7 @@ def test_build_in_a_ci_log_has_no_progress_frames_and_q_silences_logs(tmp_path):
 
 
 def test_progress_without_a_terminal_logs_lines(caplog):
-    from curate.logs import Progress
+    from curate.core.logs import Progress
 
     with caplog.at_level("INFO", logger="eval"):
         with Progress(10, "ceval_val loglik_letter", logger="eval", every_s=0) as p:
@@ -115,7 +115,7 @@ def test_progress_without_a_terminal_logs_lines(caplog):
 def test_known_library_noise_is_silenced_and_other_warnings_are_not():
     code = """
 import warnings
-from curate.logs import quiet_known_warnings
+from curate.core.logs import quiet_known_warnings
 quiet_known_warnings()
 warnings.warn("`gradient_checkpointing` is deprecated and will be removed in v6. Use `activation_checkpointing` instead.", FutureWarning)
 warnings.warn("'pin_memory' argument is set as true but no accelerator is found, then device pinned memory won't be used.")

@@ -13,9 +13,9 @@ from pydantic import ValidationError
 
 from conftest import write_jsonl, write_recipe
 from curate.build import build
-from curate.errors import UserError
+from curate.core.errors import UserError
 from curate.recipe import load_recipe
-from curate.records import records_frame, with_ids
+from curate.core.records import records_frame, with_ids
 from curate.stages import StageContext, decontaminate as dc
 from curate.stages.eval_sets import read_eval_items
 
@@ -233,7 +233,7 @@ def test_build_accounts_for_every_record(tmp_path):
 
 
 def test_empty_table_passes_through_every_stage(shared_data):
-    from curate.records import empty_records
+    from curate.core.records import empty_records
     from curate.stages import dedup
 
     ctx = StageContext(base_dir=shared_data)

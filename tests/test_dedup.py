@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 import curate.minhash as mh
-from curate.records import records_frame, with_ids
+from curate.core.records import records_frame, with_ids
 from curate.stages import StageContext, dedup
 
 WORDS = ("我们 今天 学习 历史 文化 城市 北京 上海 经济 发展 科技 创新 人工 智能 数据 分析 健康 饮食 运动 睡眠 "
@@ -295,3 +295,27 @@ def test_resolved_options_load_back():
     assert "threshold" not in dedup.Options(method="exact").model_dump()
     with pytest.raises(ValueError, match="only apply to `method: minhash`"):
         dedup.Options(method="exact", threshold=0.5)
+
+
+def test_each_method_has_its_own_model_and_defaults():
+    """`method` picks the model: exact takes only method and scope; each has its own scope default."""
+    exact, near = dedup.Options(), dedup.Options(method="minhash")
+    assert type(exact).__name__ == "ExactOptions" and set(type(exact).model_fields) == {"method", "scope"}
+    assert type(near).__name__ == "MinhashOptions" and near.scope == "conversation" and exact.scope == "prompt"
+    assert dedup.Options.model_validate({"method": "minhash", "ngram": 4}) == dedup.Options(method="minhash", ngram=4)
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({"method": "minhash", "threshold": 2}, "clean[3].dedup.threshold: Input should be less than or equal to 1"),
+    ({"threshold": 0.8}, "clean[3].dedup: `threshold` only apply to `method: minhash` (this one has `method: exact`"),
+    ({"method": "exact", "scpoe": "prompt"}, "did you mean `scope`? (known: method, scope)"),
+    ({"method": "minhash", "thresold": 0.8}, "did you mean `threshold`?"),
+    ({"method": "fuzzy"}, "clean[3].dedup: Input tag 'fuzzy' found using 'method' does not match"),
+])
+def test_recipe_errors_name_the_key_path(raw, message):
+    from curate.core.errors import UserError
+    from curate.recipe import parse_stage_entry
+
+    with pytest.raises(UserError) as e:
+        parse_stage_entry({"dedup": raw}, 3)
+    assert message in str(e.value)

@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 
 from audit import outcomes, planted
-from curate.errors import UserError
+from curate.core.errors import UserError
 from curate.stages import StageContext, dedup
 
 

@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from curate.build import build
-from curate.cli import main
+from curate.app.cli import main
 from curate.diff import diff_versions, flatten, recipe_changes
-from curate.version import Version, load_version
+from curate.core.version import Version, load_version
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from train_fixtures import one_thread, tiny_config, tiny_setup
+from train_fixtures import tiny_config
 
-from curate.cli import main
+from curate.app.cli import main
 
 HDR = "id,question,A,B,C,D,answer"
 
@@ -48,9 +48,8 @@ def belle_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def tiny_model() -> Path:
-    one_thread()
-    return tiny_setup()[1]
+def tiny_model(tiny_pair) -> Path:
+    return tiny_pair[1]
 
 
 def results_in(out: Path) -> list[dict]:
@@ -133,11 +132,11 @@ def test_belle_offline_and_judge(tiny_model, belle_dir, tmp_path, monkeypatch):
     assert r["judge"]["model"] == "fake-judge" and "api_key" not in json.dumps(r["judge"]).replace("api_key_env", "")
 
 
-def test_lora_run_folder_is_evaluated_with_its_adapter(tiny_model, ceval_dir, tmp_path):
+def test_lora_run_folder_is_evaluated_with_its_adapter(tiny_pair, tiny_model, ceval_dir, tmp_path):
     from train.config import parse_config
     from train.runner import train
 
-    version, model = tiny_setup()
+    version, model = tiny_pair
     run = train(parse_config(tiny_config(version, model, tmp_path / "runs", method="lora")), log=lambda *_: None)
     record = json.loads((run / "run.json").read_text(encoding="utf-8"))
     out = tmp_path / "evals"
@@ -207,3 +206,25 @@ def test_judge_scorer_needs_a_judge_block(belle_dir, tmp_path, capsys):
     argv = ["eval", "--model", str(tmp_path), "--task", "belle_eval", "--data-dir", str(belle_dir),
             "--scorers", "offline,judge", "--output-dir", str(tmp_path / "o")]
     assert main(argv) == 2 and "needs a `judge:` block" in capsys.readouterr().err
+
+
+def test_method_choices_are_the_scoring_methods_and_help_stays_light():
+    """`curate eval --method` offers exactly the methods the task schema and eval config accept, and
+    `curate eval --help` lists them without importing pydantic or torch."""
+    import subprocess
+    import sys
+    import typing
+
+    from eval.config import TaskRun
+    from eval.method_names import MC_METHODS
+    from eval.tasks.schema import MultipleChoiceTask
+
+    code = ("import argparse, sys; from curate.app.commands import eval as e; p = argparse.ArgumentParser(); "
+            "e.add_arguments(p); a = next(x for x in p._actions if x.dest == 'method'); "
+            "print(list(a.choices), sorted(m for m in ('pydantic', 'torch') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[1]).stdout
+    assert out.strip() == f"{list(MC_METHODS)} []"
+    assert typing.get_args(MultipleChoiceTask.model_fields["method"].annotation) == MC_METHODS
+    run_methods = typing.get_args(TaskRun.model_fields["methods"].annotation)[0]  # list[Literal[...]] | None
+    assert typing.get_args(typing.get_args(run_methods)[0]) == MC_METHODS

@@ -9,10 +9,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from curate.errors import UserError
+from curate.core.errors import UserError
 from eval.belle import judge_all, parse_score
 from eval.judge_client import JudgeClient, JudgeError
-from eval.readers.items import OpenItem
+from curate.core.readers.items import OpenItem
 from eval.tasks.schema import JudgeSpec
 
 

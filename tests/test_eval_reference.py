@@ -13,10 +13,8 @@ import yaml
 
 torch = pytest.importorskip("torch")
 
-from train_fixtures import one_thread, tiny_setup  # noqa: E402
-
-from curate.cli import main  # noqa: E402
-from eval.readers.items import OpenItem  # noqa: E402
+from curate.app.cli import main  # noqa: E402
+from curate.core.readers.items import OpenItem  # noqa: E402
 from eval.reference import aggregate_reference, score_references  # noqa: E402
 from eval.tasks import load_task  # noqa: E402
 
@@ -33,12 +31,11 @@ ITEMS = [
 
 
 @pytest.fixture(scope="module")
-def tiny():
-    one_thread()
+def tiny(tiny_pair):
     torch.set_num_threads(1)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    path = tiny_setup()[1]
+    path = tiny_pair[1]
     return AutoModelForCausalLM.from_pretrained(path).eval(), AutoTokenizer.from_pretrained(path), path
 
 

@@ -13,7 +13,7 @@ from eval.belle import lcs_length, offline_scores, rouge_l_f
 from eval.loglik import continuation_logprobs, encode_pair, special_prefix
 from eval.metrics import aggregate_mc
 from eval.multiple_choice import candidates
-from eval.readers.items import MCItem
+from curate.core.readers.items import MCItem
 from eval.tasks import load_task
 
 TEXTS = ["以下是中国关于法学的单项选择题，请选出其中的正确答案。", "答案： A B C D", "下列关于法律推理的表述，能够成立的是",

@@ -16,7 +16,7 @@ def test_smollm2_ceval_both_methods_and_batching(tmp_path):
     import torch
     from conftest import SHARED_DATA
 
-    from curate.cli import main
+    from curate.app.cli import main
     from eval.loglik import continuation_logprobs, encode_pair, special_prefix
     from train.models import ModelSpec, load_model_and_tokenizer
 

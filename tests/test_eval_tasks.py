@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import SHARED_DATA as SHARED
 
-from curate.errors import UserError
+from curate.core.errors import UserError
 from eval.prompts import mc_context
 from eval.readers import (
     normalize_class,
@@ -16,7 +16,7 @@ from eval.readers import (
     read_belle_set,
     read_mc_split,
 )
-from eval.readers.mmcu_json import parse_options
+from curate.core.readers.mmcu_json import parse_options
 from eval.tasks import builtin_tasks, load_task
 
 
@@ -149,6 +149,6 @@ def test_cli_import_stays_light():
     import subprocess
     import sys
 
-    code = "import sys, curate.cli; curate.cli.build_parser(); print('torch' in sys.modules, 'transformers' in sys.modules)"
+    code = "import sys, curate.app.cli; curate.app.cli.build_parser(); print('torch' in sys.modules, 'transformers' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False False"

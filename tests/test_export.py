@@ -8,17 +8,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from curate.build import build
-from curate.cli import main
+from curate.app.cli import main
 from curate.export import TOOLS, export_version
-from curate.version import Version, load_version
+from curate.core.version import Version
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Version:
-    return load_version(build(REPO / "recipes" / "demo.yaml", tmp_path_factory.mktemp("builds")).dir)
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -122,11 +116,11 @@ def test_cli_choices_match_and_help_stays_light():
     import subprocess
     import sys
 
-    from curate.commands import export as cmd
+    from curate.app.commands import export as cmd
     from curate.export import TOOLS as LIB_TOOLS
 
     assert cmd.TOOLS == LIB_TOOLS
-    code = ("import sys; from curate.cli import build_parser; build_parser(); "
+    code = ("import sys; from curate.app.cli import build_parser; build_parser(); "
             "sys.exit(int(any(m in sys.modules for m in ('curate.export', 'curate.diff', 'curate.publish.card'))))")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import write_jsonl
-from curate.errors import UserError
+from curate.core.errors import UserError
 from curate.loaders import load_source
 from curate.recipe import Source
 

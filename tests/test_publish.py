@@ -13,21 +13,16 @@ import pytest
 from huggingface_hub import DatasetCard
 
 from curate.build import build
-from curate.cli import main
-from curate.errors import UserError
+from curate.app.cli import main
+from curate.core.errors import UserError
 from curate.publish.card import build_card, check_card, merge_hub_metadata
 from curate.publish.hub import FolderHub, split_counts
 from curate.publish.licenses import classify, most_restrictive
 from curate.publish.push import publish
-from curate.version import Version, load_version
+from curate.core.version import Version, load_version
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "recipes" / "demo.yaml"
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory) -> Version:
-    return load_version(build(DEMO, tmp_path_factory.mktemp("builds")).dir)
 
 
 def with_manifest(v: Version, edit) -> Version:
@@ -300,12 +295,12 @@ def test_merge_keeps_hub_metadata_only():
 
 
 def test_publish_diff_export_do_not_import_torch(demo, tmp_path):
-    code = ("import sys; from curate.cli import main; "
+    code = ("import sys; from curate.app.cli import main; "
             f"main(['publish', {str(demo.dir)!r}, '--repo', 'a/b', '--dry-run', '--out', {str(tmp_path / 'd')!r}]); "
             f"main(['diff', {str(demo.dir)!r}, {str(demo.dir)!r}]); "
             f"main(['export', {str(demo.dir)!r}, '--to', 'trl', '--out', {str(tmp_path / 'e')!r}]); "
             "bad = [m for m in ('torch', 'transformers') if m in sys.modules]; sys.exit(1 if bad else 0)")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}  # this checkout's code
     r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
 

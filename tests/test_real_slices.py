@@ -8,7 +8,7 @@ from conftest import write_recipe
 from curate.build import build
 from curate.stages import STAGES
 from curate.text import text_expr
-from curate.version import load_version
+from curate.core.version import load_version
 
 
 def real_recipe(shared, clean):

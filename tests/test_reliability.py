@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from curate.build import build
-from curate.cli import main
-from curate.errors import UserError
-from curate.version import MANIFEST, atomic_dir, damaged_files, load_version
+from curate.app.cli import main
+from curate.core.errors import UserError
+from curate.core.version import MANIFEST, atomic_dir, damaged_files, load_version
 from tests.conftest import REPO, write_jsonl, write_recipe
 
 ROWS = [{"instruction": f"问题{i}：解释一下", "output": f"回答{i}：好的，原因如下"} for i in range(30)]
@@ -31,7 +31,7 @@ def recipe(tmp_path) -> Path:
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "curate.cli", *args], cwd=cwd, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "curate.app.cli", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=300, env=env)
 
 
@@ -42,7 +42,7 @@ def test_concurrent_builds_end_with_one_complete_version(recipe, tmp_path):
     for attempt in range(3):
         out = tmp_path / f"builds{attempt}"
         env = {**os.environ, "PYTHONPATH": str(REPO)}
-        cmd = [sys.executable, "-m", "curate.cli", "build", str(recipe), "--out", str(out), "--quiet"]
+        cmd = [sys.executable, "-m", "curate.app.cli", "build", str(recipe), "--out", str(out), "--quiet"]
         procs = [subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
                  for _ in range(2)]
         results = [p.communicate(timeout=300) + (p.returncode,) for p in procs]
@@ -63,7 +63,7 @@ def test_a_build_waiting_for_the_lock_then_reports_a_cache_hit(recipe, tmp_path,
     """The lock is held across "built yet? else build": a second build waits, then hits the cache."""
     from curate.build import version_id
     from curate.recipe import load_recipe
-    from curate.version import VersionWriter
+    from curate.core.version import VersionWriter
 
     out = tmp_path / "b"
     vid, _ = version_id(load_recipe(recipe))

@@ -6,17 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
-import pytest
 
-from curate.build import build
-from curate.version import load_version
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    return load_version(build(REPO / "recipes" / "demo.yaml", tmp_path_factory.mktemp("builds")).dir)
 
 
 def _kept(v):
@@ -66,7 +58,7 @@ def test_cluster_plots_are_titled_by_their_stage(demo):
 
 
 def test_heatmap_colours_only_shown_effects(tmp_path):
-    from curate.ablation.report import plot_heatmap
+    from curate.app.ablation.report import plot_heatmap
 
     deltas = pl.DataFrame({
         "variant": ["+cot", "+cot", "-belle"], "task": ["ceval", "ceval", "ceval"], "group": ["STEM", "(all)", "STEM"],

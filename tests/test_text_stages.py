@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from curate.records import records_frame, with_ids
+from curate.core.records import records_frame, with_ids
 from curate.stages import StageContext
 from curate.stages import convert, language, normalize, quality_filter
 

@@ -63,11 +63,11 @@ def test_identity_at_init_then_live_on_every_layout(tmp_path, arch):
             assert not torch.allclose(m(ids).logits, base, atol=1e-4), f"{arch}/{variant}: adapter not applied"
 
 
-def test_bad_options_name_the_key():
-    from curate.errors import UserError
+def test_bad_options_name_the_key(tiny_pair):
+    from curate.core.errors import UserError
     from train.config import parse_config
 
-    version, model = tiny_setup()
+    version, model = tiny_pair
     for method, message in [({"name": "sadapter_h", "r": 8}, "method.r"),
                             ({"name": "padapter", "non_linearity": "sigmoidal"}, "non_linearity"),
                             ({"name": "sadapter_p", "bottleneck_size": 0}, "bottleneck_size")]:
@@ -91,14 +91,13 @@ def _train(tmp_path, method: dict | str, stage: str = "sft", data_eval: bool = F
     return folder, json.loads((folder / "run.json").read_text(encoding="utf-8"))
 
 
-def test_only_adapter_weights_change(tmp_path):
+def test_only_adapter_weights_change(tiny_pair, tmp_path):
     import torch
 
     from train.config import parse_config
     from train.runner import _prepare, resolved_training
 
-    one_thread()
-    version, model = tiny_setup()
+    version, model = tiny_pair
     cfg = parse_config(tiny_config(version, model, tmp_path / "runs", method={"name": "sadapter_h", "bottleneck_size": 4}))
     from train.data import open_version
 
@@ -143,7 +142,7 @@ def test_sft_trains_saves_adapter_only_and_reloads(tmp_path, variant):
     assert isinstance(chat(model, tok, question, max_new_tokens=4), str)
 
 
-def test_resume_from_adapter_checkpoint(tmp_path):
+def test_resume_from_adapter_checkpoint(tiny_pair, tmp_path):
     from train.config import parse_config
     from train.runner import train
 
@@ -154,7 +153,7 @@ def test_resume_from_adapter_checkpoint(tmp_path):
     record["status"] = "running"  # as if the process died after checkpoint-2
     shutil.rmtree(folder / "checkpoints" / "checkpoint-3")
     (folder / "run.json").write_text(json.dumps(record), encoding="utf-8")
-    version, model = tiny_setup()
+    version, model = tiny_pair
     raw = tiny_config(version, model, tmp_path / "runs", method="sadapter_p", training={"learning_rate": 1e-2})
     logs: list[str] = []
     again = train(parse_config(raw), log=logs.append)
@@ -175,8 +174,8 @@ def test_dpo_with_bottleneck_adapter(tmp_path):
     assert probe_logits(model, tok) == pytest.approx(record["probe_logits"], abs=1e-4)
 
 
-def test_multiple_choice_scores_through_the_adapter(tmp_path):
-    from curate.cli import main
+def test_multiple_choice_scores_through_the_adapter(tiny_pair, tmp_path):
+    from curate.app.cli import main
 
     folder, _ = _train(tmp_path, "padapter")
     hdr = "id,question,A,B,C,D,answer"
@@ -186,7 +185,7 @@ def test_multiple_choice_scores_through_the_adapter(tmp_path):
         (data / split).mkdir(parents=True)
         (data / split / f"logic_{split}.csv").write_text("\n".join([hdr, *rows]) + "\n", encoding="utf-8")
     scores = {}
-    for name, model in (("run", folder), ("base", tiny_setup()[1])):
+    for name, model in (("run", folder), ("base", tiny_pair[1])):
         out = tmp_path / f"evals-{name}"
         assert main(["eval", "--model", str(model), "--task", "ceval_val", "--data-dir", str(data), "--subjects", "logic",
                      "--output-dir", str(out)]) == 0
@@ -214,15 +213,14 @@ def test_load_best_model_at_end_reads_the_adapter_checkpoint(tmp_path):
     assert all(final[k].equal(first[k]) for k in final) and not all(final[k].equal(last[k]) for k in final)
 
 
-def test_fp32_adapter_on_a_bf16_base(tmp_path):
+def test_fp32_adapter_on_a_bf16_base(tiny_pair, tmp_path):
     """Mixed dtypes (bf16 base, fp32 adapter, as under autocast or with a 4-bit base) work and stay identity."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from train import bottleneck
 
-    one_thread()
-    folder = tiny_setup()[1]
+    folder = tiny_pair[1]
     ids = AutoTokenizer.from_pretrained(folder)(PROMPT, return_tensors="pt").input_ids
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.bfloat16)
     with torch.no_grad():

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from train_fixtures import demo_rows, one_thread, tiny_setup, write_version
 
-from curate.cli import main
+from curate.app.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -76,16 +76,16 @@ def test_bad_options_are_user_errors(tmp_path, capsys, extra, message):
     assert not list(tmp_path.iterdir())  # rejected before any run folder is written
 
 
-def test_bad_data_is_a_user_error(tmp_path, capsys):
-    _, model = tiny_setup()
+def test_bad_data_is_a_user_error(tiny_pair, tmp_path, capsys):
+    _, model = tiny_pair
     no_pref = write_version(tmp_path / "b", [r for r in demo_rows() if r["rejected"] is None])
     err = _user_error(capsys, "--data", str(no_pref), "--model", str(model), "--stage", "dpo")
     assert "no preference records" in err and "hint:" in err
     assert "not a version folder" in _user_error(capsys, "--data", str(tmp_path), "--model", str(model))
 
 
-def test_model_without_chat_template_needs_one(tmp_path, capsys):
-    version, model = tiny_setup()
+def test_model_without_chat_template_needs_one(tiny_pair, tmp_path, capsys):
+    version, model = tiny_pair
     bare = tmp_path / "bare"
     shutil.copytree(model, bare)
     (bare / "chat_template.jinja").unlink(missing_ok=True)
@@ -100,12 +100,12 @@ def test_model_without_chat_template_needs_one(tmp_path, capsys):
     assert code == 0, err
 
 
-def test_hub_model_offline_is_a_user_error(tmp_path, capsys, monkeypatch):
+def test_hub_model_offline_is_a_user_error(tiny_pair, tmp_path, capsys, monkeypatch):
     import huggingface_hub.constants
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    version, _ = tiny_setup()
+    version, _ = tiny_pair
     base = ["--data", str(version), "--output-root", str(tmp_path)]
     err = _user_error(capsys, *base, "--model", "zhtune-test/no-such-model", "--revision", "main")
     assert "unreachable" in err and "model.path" in err
@@ -114,7 +114,7 @@ def test_hub_model_offline_is_a_user_error(tmp_path, capsys, monkeypatch):
 
 
 def test_help_does_not_import_torch():
-    code = ("import sys; from curate.cli import build_parser; build_parser(); import train.cli;"
+    code = ("import sys; from curate.app.cli import build_parser; build_parser(); import curate.app.commands.train;"
             "bad = [m for m in ('torch', 'transformers', 'trl', 'peft') if m in sys.modules]; print(bad)")
     out = subprocess.run([sys.executable, "-c", code], check=False, capture_output=True, text=True, cwd=REPO, timeout=120)
     assert out.returncode == 0, out.stderr

@@ -8,7 +8,7 @@ import json
 import math
 
 import pytest
-from train_fixtures import one_thread, tiny_config, tiny_setup
+from train_fixtures import one_thread, tiny_config
 
 pytestmark = [
     pytest.mark.slow,
@@ -48,14 +48,13 @@ def test_smollm2_gguf_loads_caches_and_chats():
     assert "Paris" in reply
 
 
-def test_smollm2_lora_two_steps(tmp_path):
+def test_smollm2_lora_two_steps(tiny_pair, tmp_path):
     from train.config import parse_config
     from train.generate import probe_logits
     from train.models import load_for_inference
     from train.runner import train
 
-    one_thread()
-    version, _ = tiny_setup()
+    version, _ = tiny_pair
     raw = tiny_config(version, "smollm2-135m", tmp_path, training={
         "max_steps": 2, "per_device_train_batch_size": 2, "max_length": 128, "learning_rate": 2e-4})
     folder = train(parse_config(raw), log=lambda *_: None)
@@ -67,15 +66,14 @@ def test_smollm2_lora_two_steps(tmp_path):
     assert probe_logits(model, tok) == pytest.approx(run["probe_logits"], abs=1e-3)
 
 
-def test_smollm2_sadapter_h_two_steps_matches_the_formula(tmp_path):
+def test_smollm2_sadapter_h_two_steps_matches_the_formula(tiny_pair, tmp_path):
     from train import bottleneck
     from train.config import parse_config
     from train.generate import probe_logits
     from train.models import load_for_inference
     from train.runner import train
 
-    one_thread()
-    version, _ = tiny_setup()
+    version, _ = tiny_pair
     raw = tiny_config(version, "smollm2-135m", tmp_path, method={"name": "sadapter_h", "bottleneck_size": 64},
                       training={"max_steps": 2, "per_device_train_batch_size": 2, "max_length": 128,
                                 "learning_rate": 1e-3})

@@ -8,9 +8,9 @@ import subprocess
 import sys
 
 import pytest
-from train_fixtures import one_thread, tiny_config, tiny_setup
+from train_fixtures import tiny_config
 
-from curate.errors import UserError
+from curate.core.errors import UserError
 from train.memory import GIB, ModelShape, estimate_peak_bytes, fit_defaults
 from train.runner import check_previous_attempt
 
@@ -74,12 +74,11 @@ def test_a_run_still_training_in_another_process_is_refused():
         alive.wait()
 
 
-def test_train_prints_fitted_defaults_and_the_estimate(tmp_path):
+def test_train_prints_fitted_defaults_and_the_estimate(tiny_pair, tmp_path):
     from train.config import parse_config
     from train.runner import train
 
-    version, model = tiny_setup()
-    one_thread()
+    version, model = tiny_pair
     raw = tiny_config(version, model, tmp_path, training={"max_steps": 1})
     del raw["training"]["per_device_train_batch_size"]
     logs: list[str] = []

@@ -8,9 +8,9 @@ import shutil
 
 import pytest
 import yaml
-from train_fixtures import demo_rows, one_thread, tiny_config, tiny_setup, write_version
+from train_fixtures import demo_rows, one_thread, tiny_config, write_version
 
-from curate.errors import UserError
+from curate.core.errors import UserError
 
 
 def _train(raw: dict, logs: list | None = None, force: bool = False):
@@ -21,8 +21,8 @@ def _train(raw: dict, logs: list | None = None, force: bool = False):
     return train(parse_config(raw), force=force, log=(logs.append if logs is not None else lambda *_: None))
 
 
-def test_run_folder_is_complete(tmp_path):
-    version, model = tiny_setup()
+def test_run_folder_is_complete(tiny_pair, tmp_path):
+    version, model = tiny_pair
     folder = _train(tiny_config(version, model, tmp_path, name="rec", prompt_language="zh"))
     assert folder.parent.name == "rec" and folder.parent.parent == tmp_path
     for f in ("run.json", "config.yaml", "metrics.jsonl", "loss.png", "adapter/adapter_model.safetensors",
@@ -43,8 +43,8 @@ def test_run_folder_is_complete(tmp_path):
     assert config["training"]["max_steps"] == 3 and config["method"]["name"] == "lora"
 
 
-def test_same_inputs_same_id_and_cache_hit(tmp_path):
-    version, model = tiny_setup()
+def test_same_inputs_same_id_and_cache_hit(tiny_pair, tmp_path):
+    version, model = tiny_pair
     raw = tiny_config(version, model, tmp_path)
     first = _train(raw)
     stamp = (first / "run.json").stat().st_mtime_ns
@@ -58,13 +58,13 @@ def test_same_inputs_same_id_and_cache_hit(tmp_path):
     assert forced == first and (first / "run.json").stat().st_mtime_ns != stamp
 
 
-def test_run_id_follows_the_data_version_not_its_path(tmp_path):
+def test_run_id_follows_the_data_version_not_its_path(tiny_pair, tmp_path):
     from train.config import parse_config
     from train.data import manifest_sha256, open_version
     from train.runner import resolved_training, run_identity
     from train.runs import compute_run_id
 
-    version, model = tiny_setup()
+    version, model = tiny_pair
     other = write_version(tmp_path / "b", demo_rows(), version_id="v1other")
     ids = []
     for v in (version, other, version.parent):  # the parent: the recipe folder holding that one version
@@ -74,8 +74,8 @@ def test_run_id_follows_the_data_version_not_its_path(tmp_path):
     assert ids[0] != ids[1] and ids[0] == ids[2]  # the version's id, not its path, names the data
 
 
-def test_resume_from_last_checkpoint(tmp_path):
-    version, model = tiny_setup()
+def test_resume_from_last_checkpoint(tiny_pair, tmp_path):
+    version, model = tiny_pair
     raw = tiny_config(version, model, tmp_path, training={"max_steps": 4})
     folder = _train(raw)
     full = json.loads((folder / "run.json").read_text(encoding="utf-8"))
@@ -94,11 +94,11 @@ def test_resume_from_last_checkpoint(tmp_path):
     assert run["probe_logits"] == pytest.approx(full["probe_logits"], abs=1e-3)
 
 
-def test_data_selection_by_stage_type_and_language():
+def test_data_selection_by_stage_type_and_language(tiny_pair):
     from train.config import DataSpec
     from train.data import build_datasets, open_version
 
-    version, _ = tiny_setup()
+    version, _ = tiny_pair
     v = open_version(DataSpec(version=str(version)))
     by_name = DataSpec(recipe="demo", version_id="v0test", builds_root=str(version.parent.parent))
     assert open_version(by_name).dir == v.dir and v.id == "v0test"
@@ -118,8 +118,8 @@ def test_data_selection_by_stage_type_and_language():
     assert row["rejected"][0]["content"] == "随便看看就会了。"
 
 
-def test_dpo_on_a_version_without_preferences_is_a_user_error(tmp_path):
-    _, model = tiny_setup()
+def test_dpo_on_a_version_without_preferences_is_a_user_error(tiny_pair, tmp_path):
+    _, model = tiny_pair
     no_pref = write_version(tmp_path / "b", [r for r in demo_rows() if r["rejected"] is None])
     with pytest.raises(UserError, match="no preference records"):
         _train(tiny_config(no_pref, model, tmp_path, stage="dpo"))
@@ -127,8 +127,8 @@ def test_dpo_on_a_version_without_preferences_is_a_user_error(tmp_path):
         _train(tiny_config(no_pref, model, tmp_path, data={"types": ["poetry"]}))
 
 
-def test_eval_split_logs_eval_loss(tmp_path):
-    version, model = tiny_setup()
+def test_eval_split_logs_eval_loss(tiny_pair, tmp_path):
+    version, model = tiny_pair
     folder = _train(tiny_config(version, model, tmp_path, data={"eval_split": "test"}))
     run = json.loads((folder / "run.json").read_text(encoding="utf-8"))
     rows = [json.loads(x) for x in (folder / "metrics.jsonl").read_text().splitlines()]

@@ -26,7 +26,7 @@ def _run(tmp_path: Path, vocab: dict, method: str = "lora"):
     return folder, json.loads((folder / "run.json").read_text(encoding="utf-8")), logs
 
 
-def test_run_trains_on_the_expanded_base_and_reloads_it(tmp_path):
+def test_run_trains_on_the_expanded_base_and_reloads_it(tiny_pair, tmp_path):
     from train.generate import probe_logits
     from train.models import load_for_inference
 
@@ -34,7 +34,7 @@ def test_run_trains_on_the_expanded_base_and_reloads_it(tmp_path):
     v = record["vocab"]
     expanded = Path(record["model"]["path"])
     assert expanded.parent.parent == tmp_path / "runs" / "_vocab" and v["model_dir"] == str(expanded)
-    assert v["n_added"] > 0 and v["base_model"]["path"] == str(tiny_setup()[1])
+    assert v["n_added"] > 0 and v["base_model"]["path"] == str(tiny_pair[1])
     assert v["tokens_per_char"]["after"]["train"] < v["tokens_per_char"]["before"]["train"]
     assert record["status"] == "finished" and record["final"]["steps"] == 3
     report = json.loads((expanded / "vocab_report.json").read_text(encoding="utf-8"))
@@ -58,11 +58,10 @@ def test_voc_and_voc_pre_are_distinct_bases(tmp_path):
     assert "-pre2" in Path(pre["model"]["path"]).parent.name
 
 
-def test_cli_vocab_add_flag(tmp_path, capsys):
-    from curate.cli import main
+def test_cli_vocab_add_flag(tiny_pair, tmp_path, capsys):
+    from curate.app.cli import main
 
-    one_thread()
-    version, model = _version(tmp_path), tiny_setup()[1]
+    version, model = _version(tmp_path), tiny_pair[1]
     argv = ["train", "--data", str(version), "--model", str(model), "--vocab-add", "8", "--set", "vocab.min_count=2",
             "--max-steps", "1", "--batch-size", "2", "--max-length", "64", "--output-root", str(tmp_path / "runs"),
             "--threads", "1"]
@@ -73,11 +72,11 @@ def test_cli_vocab_add_flag(tmp_path, capsys):
     assert "vocab.add" in capsys.readouterr().err
 
 
-def test_trainable_token_indices_is_refused_at_config_time(tmp_path):
-    from curate.errors import UserError
+def test_trainable_token_indices_is_refused_at_config_time(tiny_pair, tmp_path):
+    from curate.core.errors import UserError
     from train.config import parse_config
 
-    version, model = tiny_setup()
+    version, model = tiny_pair
     raw = tiny_config(version, model, tmp_path, method={"name": "lora", "trainable_token_indices": [5, 6]})
     with pytest.raises(UserError, match="trainable_token_indices"):  # it would crash inside TRL (measured)
         parse_config(raw)

@@ -23,9 +23,9 @@ from pathlib import Path
 import pytest
 
 from curate.build import build
-from curate.cli import main
+from curate.app.cli import main
 from curate.export import export_version
-from curate.version import load_version
+from curate.core.version import load_version
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = range(10)
@@ -86,14 +86,12 @@ def test_trl_detects_every_published_and_exported_row_as_conversational_under_te
     assert len(old_answers) > 1  # the old schema's answer did depend on the seed: the check can fail
 
 
-def test_trl_trainers_load_the_files_and_run_one_step(files, tmp_path):
+def test_trl_trainers_load_the_files_and_run_one_step(tiny_pair, files, tmp_path):
     import datasets
-    from train_fixtures import one_thread, tiny_setup
     from trl import DPOConfig, DPOTrainer, SFTConfig, SFTTrainer
 
     dry, jsonl, _ = files
-    _, model = tiny_setup()
-    one_thread()
+    _, model = tiny_pair
     common = {"max_steps": 1, "per_device_train_batch_size": 2, "max_length": 64, "report_to": "none",
               "save_strategy": "no", "use_cpu": True, "dataloader_pin_memory": False}
     cache = str(tmp_path / "cache")

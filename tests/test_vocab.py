@@ -145,7 +145,8 @@ def _mean_rows_hold(weight, tok_before_ids, ids):
 
 
 def test_mean_init_tied_and_untied(setup):
-    from train.vocab import expand_vocabulary, is_tied
+    from train.weights import is_tied
+    from train.vocab import expand_vocabulary
 
     _, qwen, llama = setup
     words = ["四大发明", "光合作用", "人工智能"]
@@ -210,7 +211,8 @@ def test_tokens_per_char_goes_down(setup):
 
 def test_prepare_vocab_model_writes_caches_and_loads(setup, tmp_path):
     from train.models import ModelSpec
-    from train.vocab import REPORT, VocabOptions, prepare_vocab_model
+    from train.config import VocabOptions
+    from train.vocab import REPORT, prepare_vocab_model
 
     version, qwen, _ = setup
     spec, options = ModelSpec(path=str(qwen)), VocabOptions(add=15, min_count=3)
@@ -244,9 +246,10 @@ def test_prepare_vocab_model_writes_caches_and_loads(setup, tmp_path):
 
 
 def test_prepare_errors_are_user_errors(setup, tmp_path):
-    from curate.errors import UserError
+    from curate.core.errors import UserError
     from train.models import ModelSpec
-    from train.vocab import VocabOptions, prepare_vocab_model
+    from train.config import VocabOptions
+    from train.vocab import prepare_vocab_model
 
     version, qwen, _ = setup
     with pytest.raises(UserError, match="no word qualifies"):
@@ -260,7 +263,8 @@ def test_prepare_errors_are_user_errors(setup, tmp_path):
 
 
 def _pretrain(model, tok, mode, ids, workdir):
-    from train.vocab import PretrainOptions, continued_pretraining
+    from train.config import PretrainOptions
+    from train.pretrain import continued_pretraining
 
     options = PretrainOptions(mode=mode, max_steps=2, learning_rate=1e-2, per_device_train_batch_size=2, max_length=48)
     texts = ["\n".join(_texts([r])) for r in demo_rows(repeat=2)]
@@ -325,7 +329,7 @@ def test_pretrain_full_mode_trains_everything(setup, tmp_path):
 
 
 def test_cli_dry_run_and_real_run(setup, tmp_path, capsys):
-    from curate.cli import main
+    from curate.app.cli import main
 
     version, qwen, _ = setup
     out = tmp_path / "models"
@@ -355,7 +359,7 @@ def test_cli_dry_run_and_real_run(setup, tmp_path, capsys):
     (["--pretrain-steps", "0"], "invalid option --pretrain-steps: Input should be greater than 0"),
 ])
 def test_cli_user_errors_exit_2(setup, tmp_path, capsys, argv, message):
-    from curate.cli import main
+    from curate.app.cli import main
 
     version, qwen, _ = setup
     args = {"--model": str(qwen), "--add": "5", "--min-count": "3"}
@@ -379,7 +383,7 @@ def test_cli_import_stays_light():
     import subprocess
     import sys
 
-    code = "import sys, curate.cli, train.vocab_cli, train.vocab; print('torch' in sys.modules, 'transformers' in sys.modules)"
+    code = "import sys, curate.app.cli, curate.app.commands.vocab, train.vocab; print('torch' in sys.modules, 'transformers' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
 

@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
-from train_fixtures import demo_rows, one_thread, tiny_setup, write_version
+from train_fixtures import demo_rows, write_version
 
-from curate.errors import UserError
+from curate.core.errors import UserError
 
 DOCS = ["长城是中国古代的伟大建筑，全长两万多公里。", "春节是中国最重要的传统节日，人们会贴春联、吃饺子。",
         "人工智能正在改变我们的生活和工作方式。"]
@@ -56,13 +56,13 @@ def test_bad_corpus_files_are_one_clear_error(tmp_path, name, content, message):
         read_corpus([str(tmp_path / "missing-*.txt")])
 
 
-def test_corpus_pretraining_is_recorded_and_content_addressed(tmp_path):
+def test_corpus_pretraining_is_recorded_and_content_addressed(tiny_pair, tmp_path):
     from train.models import ModelSpec
-    from train.vocab import PretrainOptions, VocabOptions, prepare_vocab_model
+    from train.config import PretrainOptions, VocabOptions
+    from train.vocab import prepare_vocab_model
 
-    one_thread()
     version = write_version(tmp_path / "builds", demo_rows(repeat=3), version_id="v0corpus")
-    spec = ModelSpec(path=str(tiny_setup()[1]))
+    spec = ModelSpec(path=str(tiny_pair[1]))
     corpus = _corpus(tmp_path)
     pretrain = PretrainOptions(max_steps=1, mode="embeddings", max_length=16, per_device_train_batch_size=2,
                                corpus=[str(corpus)])
@@ -76,10 +76,10 @@ def test_corpus_pretraining_is_recorded_and_content_addressed(tmp_path):
     assert second != first and second.parent == first.parent
 
 
-def test_cli_corpus_needs_pretrain_steps(tmp_path, capsys):
-    from curate.cli import main
+def test_cli_corpus_needs_pretrain_steps(tiny_pair, tmp_path, capsys):
+    from curate.app.cli import main
 
     version = write_version(tmp_path / "builds", demo_rows(repeat=3), version_id="v0corpus")
-    code = main(["vocab", str(version), "--model", str(tiny_setup()[1]), "--add", "5",
+    code = main(["vocab", str(version), "--model", str(tiny_pair[1]), "--add", "5",
                  "--pretrain-corpus", str(_corpus(tmp_path))])
     assert code == 2 and "--pretrain-corpus needs --pretrain-steps" in capsys.readouterr().err

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from curate.records import records_frame, with_ids
-from curate.version import write_parquet
+from curate.core.records import records_frame, with_ids
+from curate.core.version import write_parquet
 
 GENERAL = [
     ("请介绍一下中国的四大发明。", "中国古代的四大发明是造纸术、印刷术、火药和指南针。它们对世界文明的发展产生了深远影响。"),

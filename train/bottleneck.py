@@ -22,56 +22,18 @@ Parameters: each adapter has `2*d*r + d + r` (d = hidden size, r = bottleneck si
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from curate.errors import UserError
+from curate.core.errors import UserError
+from train.architectures import ARCHITECTURES
+from train.bottleneck_config import ACTIVATIONS, PLACEMENT, BottleneckConfig  # noqa: F401  (bottleneck.BottleneckConfig)
 
 CONFIG_FILE, WEIGHTS_FILE = "bottleneck_config.json", "bottleneck_adapter.safetensors"
 CHILD = "bottleneck"  # the adapter's attribute name on the module it hooks
-
-# Where each variant goes: a serial adapter after a module's output, or a parallel one beside it.
-PLACEMENT = {"sadapter_h": ("attention_out", "mlp_out"), "sadapter_p": ("mlp_out",), "padapter": ("mlp",)}
-_LLAMA_LIKE = {"attention_out": "self_attn.o_proj", "mlp_out": "mlp.down_proj", "mlp": "mlp"}
-# Module paths inside one decoder block, per `config.model_type`.
-SITES: dict[str, dict[str, str]] = {
-    **{t: _LLAMA_LIKE for t in ("llama", "qwen2", "qwen3", "mistral", "gemma", "gemma2", "gemma3_text", "olmo2",
-                                "smollm3", "granite", "phi3")},
-    "bloom": {"attention_out": "self_attention.dense", "mlp_out": "mlp.dense_4h_to_h", "mlp": "mlp"},
-    "gpt2": {"attention_out": "attn.c_proj", "mlp_out": "mlp.c_proj", "mlp": "mlp"},
-}
-ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh, "silu": nn.SiLU, "swish": nn.SiLU}
-
-
-@dataclass(frozen=True)
-class BottleneckConfig:
-    """One bottleneck-adapter method and its options (the method's `method:` keys in a train config)."""
-
-    method: str = "sadapter_h"
-    bottleneck_size: int = 64
-    non_linearity: str = "tanh"
-    scaling: float = 1.0
-    dropout: float = 0.0
-    init_std: float = 0.01  # normal init of `down`; `up` is always zero
-
-    def __post_init__(self):
-        if self.method not in PLACEMENT:
-            raise UserError(f"unknown bottleneck adapter {self.method!r}", hint=f"use one of {', '.join(PLACEMENT)}")
-        if self.non_linearity not in ACTIVATIONS:
-            raise UserError(f"method.non_linearity: unknown {self.non_linearity!r}",
-                            hint=f"use one of {', '.join(ACTIVATIONS)}")
-        if int(self.bottleneck_size) < 1:
-            raise UserError("method.bottleneck_size must be a positive integer")
-        if not 0.0 <= float(self.dropout) < 1.0:
-            raise UserError("method.dropout must be in [0, 1)")
-
-    @classmethod
-    def option_names(cls) -> set[str]:
-        return {f.name for f in fields(cls)} - {"method"}
-
 
 class Bottleneck(nn.Module):
     """down-project, non-linearity, up-project (zero at init), scale."""
@@ -79,7 +41,7 @@ class Bottleneck(nn.Module):
     def __init__(self, hidden: int, cfg: BottleneckConfig):
         super().__init__()
         self.down = nn.Linear(hidden, cfg.bottleneck_size)
-        self.act = ACTIVATIONS[cfg.non_linearity]()
+        self.act = getattr(nn, ACTIVATIONS[cfg.non_linearity])()
         self.dropout = nn.Dropout(cfg.dropout)
         self.up = nn.Linear(cfg.bottleneck_size, hidden)
         self.scaling = cfg.scaling
@@ -127,11 +89,13 @@ def decoder_blocks(model: nn.Module) -> nn.ModuleList:
 
 def _sites(model) -> dict[str, str]:
     model_type = model.config.model_type
-    if model_type not in SITES:
+    arch = ARCHITECTURES.get(model_type)
+    if arch is None or arch.sites is None:
+        supported = sorted(t for t, a in ARCHITECTURES.items() if a.sites)
         raise UserError(f"bottleneck adapters do not know where to go in {model_type!r} blocks",
-                        hint=f"supported: {', '.join(sorted(SITES))}; add the block's module paths to "
-                             "train.bottleneck.SITES")
-    return SITES[model_type]
+                        hint=f"supported: {', '.join(supported)}; add the block's module paths (`sites`) to "
+                             "train.architectures.ARCHITECTURES")
+    return arch.sites
 
 
 def _hidden_size(model) -> int:

@@ -22,18 +22,40 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from curate.errors import UserError
+from curate.core.errors import UserError
+from curate.core.schema import Strict, format_validation_error
 from train.models import ModelSpec
-from train.vocab import VocabOptions
 
 # Keys zhtune sets itself in SFTConfig/DPOConfig (the run folder decides where things go).
 MANAGED_KEYS = {"output_dir", "logging_dir", "report_to", "run_name", "resume_from_checkpoint"}
 
 
-class DataSpec(BaseModel):
-    """Which records of which version: by folder, or by recipe name + version id under `builds_root`."""
+class PretrainOptions(Strict):
+    """Continued pre-training on the mined split's raw text after the expansion ("voc-pre")."""
 
-    model_config = ConfigDict(extra="forbid")
+    mode: Literal["embeddings", "embeddings_lora", "full"] = "embeddings_lora"
+    max_steps: int = Field(gt=0)
+    learning_rate: float = Field(2e-4, gt=0)
+    per_device_train_batch_size: int = Field(4, gt=0)
+    max_length: int = Field(256, gt=1)
+    lora_r: int = Field(8, gt=0)
+    seed: int = 42
+    corpus: list[str] | None = None  # raw-text files/folders/globs to pre-train on; None: the mined split
+
+
+class VocabOptions(Strict):
+    """How many words to add, how to initialise them, which split to mine (and pre-train on)."""
+
+    add: int = Field(gt=0)
+    init: Literal["mean", "random"] = "mean"
+    min_count: int = Field(3, ge=1)
+    split: str = "train"
+    seed: int = 0
+    pretrain: PretrainOptions | None = None
+
+
+class DataSpec(Strict):
+    """Which records of which version: by folder, or by recipe name + version id under `builds_root`."""
 
     version: str | None = None
     recipe: str | None = None
@@ -67,9 +89,7 @@ class MethodSpec(BaseModel):
         return dict(self.model_extra or {})
 
 
-class TrainConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class TrainConfig(Strict):
     name: str | None = None
     output_root: str = "runs"
     data: DataSpec
@@ -114,17 +134,12 @@ def check_training_keys(training: dict, stage: str) -> None:
                             + "TRL's own option names are used (docs/train.md)")
 
 
-def _error_path(err: dict) -> str:
-    return ".".join(str(p) for p in err["loc"]) or "(top level)"
-
-
 def parse_config(raw: dict, *, source: str = "config") -> TrainConfig:
     """Validate a raw mapping into a TrainConfig; the first error names its key path."""
     try:
         cfg = TrainConfig.model_validate(raw)
     except ValidationError as e:
-        err = e.errors()[0]
-        raise UserError(f"{source}: {_error_path(err)}: {err['msg']}",
+        raise UserError(format_validation_error(e, file=source).splitlines()[0],
                         hint="see docs/train.md for the config keys") from None
     from train.methods import bottleneck_config, check_options
 
@@ -164,7 +179,7 @@ def load_config(path: str | Path | None, overrides: list[tuple[str, Any]] = ()) 
     raw: dict = {}
     source = "flags"
     if path is not None:
-        from curate.yamlio import read_yaml
+        from curate.core.yamlio import read_yaml
 
         p = Path(path)
         raw = read_yaml(p, "config file") or {}

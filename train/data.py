@@ -1,6 +1,6 @@
 """A built version -> the datasets TRL's trainers take (`messages`; `prompt`/`chosen`/`rejected`).
 
-The version is read only through `curate.version.load_version`; records are selected by type and
+The version is read only through `curate.core.version.load_version`; records are selected by type and
 source, then shaped for the stage. Preference records (non-null `rejected`) feed DPO; in SFT they
 are left out unless `preference_as_sft`, which trains on the chosen reply.
 """
@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import polars as pl
 
-from curate.errors import UserError
-from curate.hashing import sha256_file
-from curate.version import MANIFEST, Version, load_version
+from curate.core.errors import UserError
+from curate.core.hashing import sha256_file
+from curate.core.records import chat_messages, preference_row
+from curate.core.version import MANIFEST, Version, load_version
 from train.config import DataSpec
 from train.templates import with_system_prompt
 
@@ -53,21 +54,15 @@ def select_records(version: Version, spec: DataSpec, split: str | None = None) -
     return table
 
 
-def _messages(row_messages: list[dict]) -> list[dict]:
-    return [{"role": m["role"], "content": m["content"]} for m in row_messages]
-
-
 def sft_rows(table: pl.DataFrame, prompt_language: str | None) -> list[dict]:
-    return [{"messages": with_system_prompt(_messages(m), prompt_language)} for m in table["messages"].to_list()]
+    return [{"messages": with_system_prompt(chat_messages(m), prompt_language)} for m in table["messages"].to_list()]
 
 
 def dpo_rows(table: pl.DataFrame, prompt_language: str | None) -> list[dict]:
     """prompt = messages[:-1], chosen = the last assistant turn, rejected = the other reply."""
     rows = []
     for msgs, rejected in zip(table["messages"].to_list(), table["rejected"].to_list()):
-        msgs = with_system_prompt(_messages(msgs), prompt_language)
-        rows.append({"prompt": msgs[:-1], "chosen": [msgs[-1]],
-                     "rejected": [{"role": "assistant", "content": rejected}]})
+        rows.append(preference_row(with_system_prompt(chat_messages(msgs), prompt_language), rejected))
     return rows
 
 

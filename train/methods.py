@@ -7,22 +7,10 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 
-from curate.errors import UserError
-
-# Module names per architecture (`config.model_type`): attention projections and MLP projections.
-_LLAMA_LIKE = {"attention": ["q_proj", "k_proj", "v_proj", "o_proj"], "mlp": ["gate_proj", "up_proj", "down_proj"],
-               "ia3": ["k_proj", "v_proj", "down_proj"], "ia3_feedforward": ["down_proj"]}
-TARGETS: dict[str, dict[str, list[str]]] = {
-    **{t: _LLAMA_LIKE for t in ("llama", "qwen2", "qwen3", "mistral", "gemma", "gemma2", "gemma3_text", "gemma3",
-                                "olmo2", "smollm3", "granite")},
-    "bloom": {"attention": ["query_key_value", "self_attention.dense"], "mlp": ["dense_h_to_4h", "dense_4h_to_h"],
-              "ia3": ["query_key_value", "dense_4h_to_h"], "ia3_feedforward": ["dense_4h_to_h"]},
-    "gpt2": {"attention": ["c_attn", "attn.c_proj"], "mlp": ["c_fc", "mlp.c_proj"],
-             "ia3": ["c_attn", "mlp.c_proj"], "ia3_feedforward": ["mlp.c_proj"]},
-    "phi3": {"attention": ["qkv_proj", "o_proj"], "mlp": ["gate_up_proj", "down_proj"],
-             "ia3": ["qkv_proj", "down_proj"], "ia3_feedforward": ["down_proj"]},
-}
-
+from curate.core.errors import UserError
+from train.architectures import ARCHITECTURES
+from train.bottleneck_config import BottleneckConfig
+from train.weights import parameter_counts
 
 @dataclass(frozen=True)
 class Method:
@@ -74,8 +62,6 @@ def bottleneck_config(name: str, options: dict):
     checked by `check_options` first, this checks their values."""
     if not is_bottleneck(name):
         return None
-    from train.bottleneck import BottleneckConfig
-
     try:
         return BottleneckConfig(method=name, **options)
     except (TypeError, ValueError) as e:
@@ -94,8 +80,6 @@ def option_names(name: str) -> set[str]:
     if method.config_class is None:
         return set()
     if method.targets == "bottleneck":
-        from train.bottleneck import BottleneckConfig
-
         return BottleneckConfig.option_names()
     from train.option_names import peft_options
 
@@ -123,7 +107,8 @@ def default_targets(method: Method, model_type: str) -> dict:
     """target_modules (and IA3's feedforward_modules) for an architecture."""
     if method.targets in (None, "bottleneck"):
         return {}
-    arch = TARGETS.get(model_type)
+    known = ARCHITECTURES.get(model_type)
+    arch = known.targets if known else None
     if arch is None:
         if method.targets == "linear":
             return {"target_modules": "all-linear"}
@@ -173,8 +158,7 @@ def build_peft_config(name: str, options: dict, model, total_steps: int | None =
 
 def count_parameters(model) -> dict:
     """Trainable / total parameters and the trainable share (percent), for the run record."""
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    total = sum(p.numel() for p in model.parameters())
+    trainable, total = parameter_counts(model)
     if hasattr(model, "get_nb_trainable_parameters"):  # peft counts the frozen base once, prompt tables included
         trainable, total = model.get_nb_trainable_parameters()
     return {"trainable": int(trainable), "total": int(total), "trainable_percent": 100.0 * trainable / max(total, 1)}

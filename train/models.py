@@ -18,10 +18,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from curate.errors import UserError
-from curate.hashing import short_id
-
-DTYPES = ("float32", "bfloat16", "float16", "auto")
+from curate.core.errors import UserError
+from curate.core.hashing import short_id
 
 
 class ModelSpec(BaseModel):
@@ -64,13 +62,11 @@ SHORTHANDS: dict[str, dict] = {
 
 
 def cache_root() -> Path:
-    """`$ZHTUNE_CACHE`, else `.cache/` at the repository root (a checkout), else ~/.cache/zhtune."""
+    """Where converted models go: `$ZHTUNE_CACHE`, else the user cache dir (`$XDG_CACHE_HOME/zhtune`,
+    default ~/.cache/zhtune), never the checkout (a converted model is hundreds of MB)."""
     if os.environ.get("ZHTUNE_CACHE"):
         return Path(os.environ["ZHTUNE_CACHE"])
-    repo = Path(__file__).resolve().parents[1]
-    if (repo / "pyproject.toml").exists():
-        return repo / ".cache"
-    return Path.home() / ".cache" / "zhtune"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "zhtune"
 
 
 def _package_dir(package: str) -> Path | None:
@@ -266,3 +262,18 @@ def load_trained(run: dict):
     from peft import PeftModel
 
     return PeftModel.from_pretrained(base, out), tokenizer
+
+
+def encode_texts(tokenizer, texts: list[str], chunk: int = 1000) -> list[list[int]]:
+    """Token ids of each text, without special tokens (and without the too-long warning)."""
+    out: list[list[int]] = []
+    for i in range(0, len(texts), chunk):
+        out.extend(tokenizer(texts[i:i + chunk], add_special_tokens=False, verbose=False)["input_ids"])
+    return out
+
+
+def pad_id(tokenizer) -> int:
+    """The id to pad with: the tokenizer's pad token, else eos, else 0."""
+    if tokenizer.pad_token_id is not None:
+        return tokenizer.pad_token_id
+    return tokenizer.eos_token_id if tokenizer.eos_token_id is not None else 0

@@ -21,7 +21,7 @@ PEFT_CLASSES = ("LoraConfig", "AdaLoraConfig", "IA3Config", "LoHaConfig", "LoKrC
 
 
 def installed_versions() -> dict[str, str | None]:
-    from curate.version import package_versions
+    from curate.core.version import package_versions
 
     return package_versions(PACKAGES)
 

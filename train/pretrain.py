@@ -22,7 +22,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from curate.errors import UserError
+from curate.core.errors import UserError
+from train.weights import parameter_counts
 
 _LOG = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ CORPUS_SUFFIXES = (".txt", ".json", ".jsonl", ".parquet")
 def corpus_files(patterns: list[str]) -> list[tuple[Path, str]]:
     """(absolute path, display path) of every corpus file: globs and folders (relative to the working
     directory) expanded, sorted; a named file of another type is an error."""
-    from curate.loaders.files import resolve_paths
+    from curate.core.files import resolve_paths
 
     what = "vocab.pretrain.corpus"
     files = resolve_paths(patterns, Path.cwd(), "", what=what, suffixes=CORPUS_SUFFIXES)
@@ -44,7 +45,7 @@ def corpus_files(patterns: list[str]) -> list[tuple[Path, str]]:
 
 def read_corpus(patterns: list[str]) -> list[str]:
     """The documents of the corpus files; a bad record is an error naming file, line and key."""
-    from curate.loaders.files import read_file
+    from curate.core.files import read_file
 
     texts: list[str] = []
     for path, shown in corpus_files(patterns):
@@ -69,18 +70,13 @@ def _module_name(model, module) -> str:
     return next(name for name, m in model.named_modules() if m is module).split(".")[-1]
 
 
-def _trainable(model) -> tuple[int, int]:
-    params = {id(p): p for p in model.parameters()}.values()
-    return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
-
-
 def pack(tokenizer, texts: list[str], max_length: int) -> list[list[int]]:
     """Token ids of `texts` joined with eos, cut into `max_length` blocks (a short tail is dropped
     unless it is the only block)."""
-    from train.vocab import _encode
+    from train.models import encode_texts
 
     eos = tokenizer.eos_token_id
-    flat = [i for ids in _encode(tokenizer, texts) for i in ids + ([eos] if eos is not None else [])]
+    flat = [i for ids in encode_texts(tokenizer, texts) for i in ids + ([eos] if eos is not None else [])]
     blocks = [flat[i:i + max_length] for i in range(0, len(flat), max_length)]
     return blocks[:-1] if len(blocks) > 1 and len(blocks[-1]) < max_length else blocks
 
@@ -93,7 +89,7 @@ def continued_pretraining(model, tokenizer, texts: list[str], options, workdir: 
     from datasets import Dataset
     from transformers import Trainer, TrainingArguments, default_data_collator, set_seed
 
-    from train.vocab import is_tied
+    from train.weights import is_tied
 
     texts = [t for t in texts if t and t.strip()]
     if not texts:
@@ -118,7 +114,7 @@ def continued_pretraining(model, tokenizer, texts: list[str], options, workdir: 
         peft_model = get_peft_model(model, config)
     else:
         raise UserError(f"unknown pre-training mode {options.mode!r}", hint="use embeddings, embeddings_lora or full")
-    trainable, total = _trainable(peft_model or model)
+    trainable, total = parameter_counts(peft_model or model)
     log(f"continued pre-training ({options.mode}): {trainable:,} trainable of {total:,} parameters, "
         f"{options.max_steps} steps on {len(texts)} texts")
     blocks = pack(tokenizer, texts, options.max_length)

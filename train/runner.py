@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from curate.errors import UserError
+from curate.core.errors import UserError
 from train import runs
 from train.config import TrainConfig
 
@@ -205,7 +205,7 @@ def make_trainer(cfg: TrainConfig, training: dict, model, tokenizer, train_ds, e
 def train(cfg: TrainConfig, *, force: bool = False, log: Callable[[str], None] | None = None) -> Path:
     """Train (or find the cached run) and return the run folder."""
     log = log or _LOG.info
-    from curate.logs import quiet_known_warnings, quiet_library_bars
+    from curate.core.logs import quiet_known_warnings, quiet_library_bars
     from train.data import manifest_sha256, open_version
     from train.memory import model_shape
     from train.models import resolve_model_dir
@@ -244,7 +244,7 @@ def train(cfg: TrainConfig, *, force: bool = False, log: Callable[[str], None] |
         "model": model_spec.model_dump(), "method": {"name": cfg.method.name, **cfg.method.options()},
         "vocab": _vocab_summary(model_spec) if cfg.vocab else None,
         "template": cfg.template, "prompt_language": cfg.prompt_language,
-        "seed": training["seed"], "training": training, "packages": runs.package_versions(),
+        "seed": training["seed"], "training": training, "packages": runs.environment(),
         "git_commit": runs.git_commit(), "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "resumed_from": resume.name if resume else None, "parameters": params, "data_counts": counts,
         "pid": os.getpid(), "host": socket.gethostname(), "previous_attempt": previous,

@@ -12,9 +12,9 @@ import platform
 import subprocess
 from pathlib import Path
 
-from curate.errors import UserError
-from curate.hashing import sha256_file, short_id
-from curate.version import write_json  # noqa: F401 - runs.write_json is the run record writer
+from curate.core.errors import UserError
+from curate.core.hashing import sha256_file, short_id
+from curate.core.version import write_json  # noqa: F401 - runs.write_json is the run record writer
 
 RUN_JSON = "run.json"
 METRICS = "metrics.jsonl"
@@ -37,10 +37,11 @@ def run_dir(output_root: str | Path, name: str, run_id: str) -> Path:
     return Path(output_root) / name / run_id
 
 
-def package_versions() -> dict[str, str | None]:
-    from curate.version import package_versions as installed
+def environment() -> dict[str, str | None]:
+    """Python and package versions, as a run or eval record lists them."""
+    from curate.core.version import package_versions
 
-    return {"python": platform.python_version(), **installed(PACKAGES)}
+    return {"python": platform.python_version(), **package_versions(PACKAGES)}
 
 
 def git_commit(cwd: Path | None = None) -> str | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from curate.errors import UserError
+from curate.core.errors import UserError
 
 CHATML = (
     "{%- for message in messages %}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from curate.errors import UserError
+from curate.core.errors import UserError
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 ARCHS = ("qwen2", "llama", "bloom", "gpt2")
@@ -82,7 +82,7 @@ def build_tiny_model(out_dir: str | Path, arch: str = "qwen2", texts: list[str] 
 
 def version_texts(version_dir: str | Path) -> list[str]:
     """Every message and rejected reply of a version's train split: the tokenizer's training text."""
-    from curate.version import load_version
+    from curate.core.version import load_version
 
     table = load_version(version_dir).split("train")
     texts = [m["content"] for msgs in table["messages"].to_list() for m in msgs]
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         p.print_help()
         return 2
     a = p.parse_args(argv)
-    from curate.logs import quiet_library_bars
+    from curate.core.logs import quiet_library_bars
 
     quiet_library_bars()
     try:

@@ -19,45 +19,17 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from curate.errors import UserError
-from curate.hashing import sha256_file, short_id
-from train.models import ModelSpec
+from curate.core.errors import UserError
+from curate.core.hashing import sha256_file, short_id
+from train.config import VocabOptions
+from train.models import ModelSpec, encode_texts
+from train.weights import is_tied, parameter_counts
 
 _LOG = logging.getLogger(__name__)
 
 REPORT = "vocab_report.json"  # not vocab.json: that is a BPE tokenizer's own vocabulary file name
 CODE_FILES = ("vocab.py", "pretrain.py")  # their digest is part of the output folder's id
 _HANZI = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]+")
-
-
-class PretrainOptions(BaseModel):
-    """Continued pre-training on the mined split's raw text after the expansion ("voc-pre")."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    mode: Literal["embeddings", "embeddings_lora", "full"] = "embeddings_lora"
-    max_steps: int = Field(gt=0)
-    learning_rate: float = Field(2e-4, gt=0)
-    per_device_train_batch_size: int = Field(4, gt=0)
-    max_length: int = Field(256, gt=1)
-    lora_r: int = Field(8, gt=0)
-    seed: int = 42
-    corpus: list[str] | None = None  # raw-text files/folders/globs to pre-train on; None: the mined split
-
-
-class VocabOptions(BaseModel):
-    """How many words to add, how to initialise them, which split to mine (and pre-train on)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    add: int = Field(gt=0)
-    init: Literal["mean", "random"] = "mean"
-    min_count: int = Field(3, ge=1)
-    split: str = "train"
-    seed: int = 0
-    pretrain: PretrainOptions | None = None
 
 
 def _jieba():
@@ -67,14 +39,6 @@ def _jieba():
     jieba.setLogLevel(60)
     jieba.initialize()
     return jieba
-
-
-def _encode(tokenizer, texts: list[str], chunk: int = 1000) -> list[list[int]]:
-    """Token ids of each text, without special tokens (and without the too-long warning)."""
-    out: list[list[int]] = []
-    for i in range(0, len(texts), chunk):
-        out.extend(tokenizer(texts[i:i + chunk], add_special_tokens=False, verbose=False)["input_ids"])
-    return out
 
 
 def is_hanzi(word: str) -> bool:
@@ -97,7 +61,7 @@ def mine_words(texts: Iterable[str], tokenizer, *, add: int, min_count: int = 3)
     vocab = tokenizer.get_vocab()
     cands = sorted(w for w, c in counts.items() if c >= min_count and w not in vocab)
     rows = [{"word": w, "count": counts[w], "old_tokens": len(ids)}
-            for w, ids in zip(cands, _encode(tokenizer, cands)) if len(ids) >= 2]
+            for w, ids in zip(cands, encode_texts(tokenizer, cands)) if len(ids) >= 2]
     rows.sort(key=lambda r: (-r["count"] * (r["old_tokens"] - 1), -r["count"], r["word"]))
     return rows[:add]
 
@@ -106,13 +70,7 @@ def tokens_per_char(tokenizer, texts: Iterable[str]) -> float:
     """Total tokens (no special tokens) / total characters over `texts` (0.0 for no text)."""
     texts = [t for t in texts if t]
     chars = sum(len(t) for t in texts)
-    return sum(len(ids) for ids in _encode(tokenizer, texts)) / chars if chars else 0.0
-
-
-def is_tied(model) -> bool:
-    """Whether the output layer shares the input embedding matrix."""
-    out = model.get_output_embeddings()
-    return out is None or out.weight is model.get_input_embeddings().weight
+    return sum(len(ids) for ids in encode_texts(tokenizer, texts)) / chars if chars else 0.0
 
 
 def expand_vocabulary(model, tokenizer, words: list[str], *, init: Literal["mean", "random"] = "mean",
@@ -134,7 +92,7 @@ def expand_vocabulary(model, tokenizer, words: list[str], *, init: Literal["mean
         raise ValueError(f"already in the vocabulary: {present[:5]}")
     if not words:
         return []
-    pieces = _encode(tokenizer, words)
+    pieces = encode_texts(tokenizer, words)
     old_len = len(tokenizer)
     tokenizer.add_tokens(words)
     new_ids = tokenizer.convert_tokens_to_ids(words)
@@ -191,7 +149,7 @@ def record_texts(version, split: str) -> list[list[str]]:
 
 
 def held_out_split(version, split: str) -> str | None:
-    from curate.version import SPLITS
+    from curate.core.version import SPLITS
 
     return next((s for s in SPLITS if s != split and (version.dir / f"{s}.parquet").exists()), None)
 
@@ -216,7 +174,7 @@ def _tpc(tokenizer, splits: dict[str, list[str]]) -> dict[str, float]:
 
 def preview(spec: ModelSpec, version_dir: str | Path, options: VocabOptions) -> dict:
     """Mine and measure with the tokenizer only (no model, nothing written): the dry run."""
-    from curate.version import load_version
+    from curate.core.version import load_version
     from train.models import load_tokenizer
 
     version = load_version(version_dir)
@@ -229,18 +187,14 @@ def preview(spec: ModelSpec, version_dir: str | Path, options: VocabOptions) -> 
             "n_added": len(words), "words": words, "tokens_per_char": {"before": before, "after": _tpc(tokenizer, splits)}}
 
 
-def _parameters(model) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
 def prepare_vocab_model(spec: ModelSpec, version_dir: str | Path, options: VocabOptions, output_root: str | Path,
                         *, log: Callable[[str], None] | None = None) -> Path:
     """Expand the base model's vocabulary with words mined from the version (and optionally continue
     pre-training); return the cached model folder, loadable with ModelSpec(path=str(folder))."""
     log = log or _LOG.info
-    from curate.version import atomic_dir, load_version
+    from curate.core.version import atomic_dir, load_version
     from train.models import load_model_and_tokenizer
-    from train.runs import package_versions, write_json
+    from train.runs import environment, write_json
 
     version = load_version(version_dir)
     version.split(options.split)
@@ -250,7 +204,7 @@ def prepare_vocab_model(spec: ModelSpec, version_dir: str | Path, options: Vocab
         return folder
     started = time.time()
     model, tokenizer = load_model_and_tokenizer(spec)
-    params_before, rows_before = _parameters(model), model.get_input_embeddings().weight.shape[0]
+    params_before, rows_before = parameter_counts(model)[1], model.get_input_embeddings().weight.shape[0]
     words, splits = _mine(tokenizer, version, options)
     before = _tpc(tokenizer, splits)
     new_ids = expand_vocabulary(model, tokenizer, [w["word"] for w in words], init=options.init, seed=options.seed)
@@ -264,7 +218,7 @@ def prepare_vocab_model(spec: ModelSpec, version_dir: str | Path, options: Vocab
         "words": [{**w, "id": i} for w, i in zip(words, new_ids)],
         "mined_split": options.split, "held_out_split": held_out_split(version, options.split),
         "tokens_per_char": {"before": before, "after": after},
-        "parameters": {"before": params_before, "after": _parameters(model)},
+        "parameters": {"before": params_before, "after": parameter_counts(model)[1]},
         "pretraining": None,
     }
     with atomic_dir(folder, replace=True) as tmp:
@@ -285,16 +239,8 @@ def prepare_vocab_model(spec: ModelSpec, version_dir: str | Path, options: Vocab
             shutil.rmtree(tmp / "_pretrain", ignore_errors=True)
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        report.update({"packages": package_versions(), "seconds": round(time.time() - started, 2),
+        report.update({"packages": environment(), "seconds": round(time.time() - started, 2),
                        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
         write_json(report, tmp / REPORT)
     log(f"wrote {folder}")
     return folder
-
-
-def continued_pretraining(model, tokenizer, texts: list[str], options: PretrainOptions, workdir: str | Path,
-                          new_ids: list[int], *, log: Callable[[str], None] | None = None) -> dict:
-    """Causal-LM training on raw text (see train.pretrain); `model` is updated in place."""
-    from train.pretrain import continued_pretraining as run
-
-    return run(model, tokenizer, texts, options, workdir, new_ids, log=log)

@@ -13,8 +13,8 @@ from collections import Counter
 
 import polars as pl
 
-from curate.pipeline import apply_stage, validate_records
-from curate.records import RECORD_SCHEMA, REJECT_SCHEMA
+from curate.pipeline import apply_stage
+from curate.core.records import RECORD_SCHEMA, REJECT_SCHEMA
 from curate.stages import StageContext, StageResult
 
 TAGGED_SCHEMA = {**REJECT_SCHEMA, "_ord": pl.Int64, "_spos": pl.Int64, "_payload": pl.String}
@@ -41,16 +41,12 @@ def _decontaminate(label: str):
 
 
 def run_steps(df: pl.DataFrame, steps: list[tuple], ctx: StageContext, apply=None) -> pl.DataFrame:
-    """steps: (spec or None for validate, label, position); `apply` stands in for a stage's own
+    """steps: (spec, label, position); `apply` stands in for a stage's own
     (near dedup's cluster resolve). Returns the tagged table."""
     out = []
     for spec, label, spos in steps:
-        if spec is None:
-            kept, rejected = validate_records(df)
-            stats = {}
-        else:
-            fn = apply or (_decontaminate(label) if spec.name == "decontaminate" else None)
-            kept, rejected, stats = apply_stage(spec, df, ctx, fn)
+        fn = apply or (_decontaminate(label) if spec.name == "decontaminate" else None)
+        kept, rejected, stats = apply_stage(spec, df, ctx, fn)
         # a stage keeps extra columns and rejects in input order: the rejected `_ord`s are the rest
         rej_ord = df.filter(~pl.col("_ord").is_in(kept["_ord"].implode()))["_ord"]
         if rej_ord.len() != rejected.height or kept.height + rejected.height != df.height:

@@ -22,9 +22,9 @@ import polars as pl
 
 from curate.engines.batches import KEPT_SCHEMA, run_steps
 from curate.engines.funnel_parts import add_steps, merge_stats
-from curate.errors import UserError
-from curate.pipeline import Funnel, stage_label
-from curate.records import RECORD_SCHEMA, REJECT_SCHEMA
+from curate.core.errors import UserError
+from curate.pipeline import VALIDATE, Funnel, stage_label
+from curate.core.records import RECORD_SCHEMA, REJECT_SCHEMA
 from curate.stages import StageContext
 
 INSTALL_HINT = "pip install 'zhtune[ray]'  (or: pip install 'ray[data]>=2.60,<3')"
@@ -102,7 +102,7 @@ def _load(ray, recipe, funnel: Funnel):
 
 def _passes(recipe) -> list[tuple[str, list[tuple]]]:
     """Stages grouped into passes: runs of per-record stages fuse; each dedup is its own pass."""
-    taken = {"load", "validate", "mix"}
+    taken = {"load", "mix"}
     out: list[tuple[str, list[tuple]]] = []
     for i, spec in enumerate(recipe.stages):
         step = (spec, stage_label(spec, taken), i + 1)
@@ -111,7 +111,7 @@ def _passes(recipe) -> list[tuple[str, list[tuple]]]:
             out[-1][1].append(step)
         else:
             out.append((kind, [step]))
-    final = (None, "validate", len(recipe.stages) + 1)
+    final = (VALIDATE, stage_label(VALIDATE, taken), len(recipe.stages) + 1)  # always last, as locally
     if out and out[-1][0] == "records":
         out[-1][1].append(final)
     else:
@@ -137,7 +137,7 @@ def _run_pass(ray, ds, kind: str, steps: list[tuple], ctx: StageContext, buckets
     extras, near_stats = {}, None
     if kind == "records":
         for spec, label, _ in steps:
-            if spec is not None and spec.name == "decontaminate":
+            if spec.name == "decontaminate":
                 from curate.stages.decontaminate import eval_index
 
                 extras[label] = eval_index(spec.options, ctx.base_dir)  # small: the eval sets, built once
@@ -160,7 +160,7 @@ def _run_pass(ray, ds, kind: str, steps: list[tuple], ctx: StageContext, buckets
                             "by --engine ray yet", hint="run it with the local engine")
         tagged, near_stats = ray_dedup.near(ds, steps[0], ctx, buckets)
     kept, rejected, payloads = _split(tagged.materialize())
-    names = {label: (spec.name if spec else "validate") for spec, label, _ in steps}
+    names = {label: spec.name for spec, label, _ in steps}
     stats = None
     if near_stats is not None:
         label = steps[0][1]

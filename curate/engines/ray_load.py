@@ -34,7 +34,7 @@ def load_one(src: Source, path: str | None, base_dir, source_i: int, file_i: int
 
 def load_tasks(recipe: Recipe) -> list[tuple[int, Source, str | None, int]]:
     """(source index, source, absolute file or None, file index) in the local engine's order."""
-    from curate.loaders.files import resolve_paths
+    from curate.core.files import resolve_paths
 
     out = []
     for si, src in enumerate(recipe.sources):

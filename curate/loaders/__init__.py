@@ -8,11 +8,11 @@ from typing import Iterable, Iterator
 
 import polars as pl
 
-from curate.errors import UserError
-from curate.hashing import sha256_file
-from curate.loaders.files import EmptyFileError, RawRow, Tally, read_file, resolve_paths
+from curate.core.errors import UserError
+from curate.core.hashing import sha256_file
+from curate.core.files import EmptyFileError, RawRow, Tally, read_file, resolve_paths
 from curate.loaders.formats import CONVERTERS, FORMATS_HELP, SchemaError, apply_columns, check_roles, detect_format
-from curate.records import REJECT_SCHEMA, record_id, records_frame
+from curate.core.records import REJECT_SCHEMA, records_frame, with_ids
 from curate.recipe import Source
 
 
@@ -80,7 +80,7 @@ def load_source(src: Source, base_dir: Path, progress=None) -> LoadResult:
                             hint="an unbalanced quote or a stray record separator; fix the file")
         inputs.append({**info, "records": count})
     rejects = pl.DataFrame(rejected, schema=REJECT_SCHEMA) if rejected else pl.DataFrame(schema=REJECT_SCHEMA)
-    return LoadResult(records_frame(kept), rejects, inputs, fmt_holder[0] or "unknown", warnings)
+    return LoadResult(with_ids(records_frame(kept)), rejects, inputs, fmt_holder[0] or "unknown", warnings)
 
 
 def printable(value) -> str:
@@ -118,6 +118,6 @@ def _convert_row(row: RawRow, src: Source, fmt_holder: list, kept: list, rejecte
         check_roles(messages, "messages")
     except SchemaError as e:
         return reject("schema_error", f"{e} (format {fmt_holder[0]})")
-    kept.append({"id": record_id(messages, rejected_reply), "source": src.name, "type": src.type,
+    kept.append({"id": None, "source": src.name, "type": src.type,
                  "messages": messages, "rejected": rejected_reply, "lang": None, "lang_score": None,
                  "meta": {"file": row.file, "line": row.line}})

@@ -10,18 +10,17 @@ from __future__ import annotations
 import json
 from importlib import resources
 
-import yaml
-
-from curate.errors import UserError
+from curate.core.errors import UserError
 from curate.publish.card_sections import USES, citation, example, usage, zh_summary
 from curate.publish.hub import split_counts
+from curate.stages import stage_module
 from curate.publish.licenses import HUB_LICENSES, MixLicense, most_restrictive
-from curate.version import Version
+from curate.core.version import Version
+from curate.core.yamlio import dump_yaml
 
 TASK_CATEGORIES = ("text-generation",)
-DEDUP_STAGES = ("dedup",)
-DECONT_STAGES = ("decontaminate",)
-_EVAL_KEYS = ("against", "eval", "bench", "sets", "tasks", "paths", "datasets", "files")
+# stages with a section of their own in every card (`card_section`, CARD_TITLE, CARD_ABSENT in the stage module)
+CARD_STAGES = ("dedup", "decontaminate")
 
 
 def size_category(n: int) -> str:
@@ -64,20 +63,6 @@ def _stage_entries(recipe: dict, names: tuple[str, ...]) -> list[tuple[str, dict
         if name in names:
             out.append((name, opts or {}))
     return out
-
-
-def eval_sets(opts: dict) -> list[str]:
-    """The eval sets a decontamination stage compared against, from whatever keys name them."""
-    found = []
-    for key, value in opts.items():
-        if not any(k in key.lower() for k in _EVAL_KEYS):
-            continue
-        items = value if isinstance(value, list) else list(value) if isinstance(value, dict) else [value]
-        for item in items:
-            label = item if isinstance(item, str) else json.dumps(item, ensure_ascii=False, sort_keys=True)
-            if label and label not in found:
-                found.append(label)
-    return found
 
 
 def card_data(version: Version, lic: MixLicense, langs: list[str], preference: bool) -> dict:
@@ -138,7 +123,7 @@ def _origin(inp: dict) -> str:
 
 
 def _yaml(obj) -> str:
-    return yaml.safe_dump(obj, allow_unicode=True, sort_keys=False, default_flow_style=False).rstrip()
+    return dump_yaml(obj).rstrip()
 
 
 def body(version: Version, repo_id: str, tag: str, lic: MixLicense, lang_note: str, preference: int,
@@ -182,33 +167,19 @@ def body(version: Version, repo_id: str, tag: str, lic: MixLicense, lang_note: s
     rows = [[s["stage"], s["in"], s["kept"], s["rejected"],
              ", ".join(f"{r} {n}" for r, n in s.get("reasons", {}).items()) or "—"] for s in m["funnel"]]
     out.append(_table(["stage", "in", "kept", "rejected", "reasons"], rows))
-    out.append("\n### Deduplication\n")
-    dedup = _stage_entries(recipe, DEDUP_STAGES)
-    steps = _steps(m, DEDUP_STAGES)
-    if dedup:
-        for i, (name, opts) in enumerate(dedup):
-            title = steps[i]["stage"] if i < len(steps) else name
-            out.append(f"Stage `{title}` (of each duplicate group, the record of the source listed first in the "
-                       f"recipe is kept){_outcome(steps, i)}:\n")
-            out.append(f"```yaml\n{_yaml(opts)}\n```\n")
-    else:
-        out.append("**No deduplication stage ran**: duplicates across or within sources were not removed.\n")
-    out.append("### Decontamination\n")
-    decont = _stage_entries(recipe, DECONT_STAGES)
-    steps = _steps(m, DECONT_STAGES)
-    if decont:
-        for i, (name, opts) in enumerate(decont):
-            sets = eval_sets(opts)
-            listed = ", ".join(f"`{s}`" for s in sets) if sets else "(none named in its settings)"
-            out.append(f"Decontaminated against: {listed}{_outcome(steps, i)}. Settings of stage `{name}`:\n")
-            out.append(f"```yaml\n{_yaml(opts)}\n```\n")
-    else:
-        out.append("**Not decontaminated** against any evaluation set: check overlap before reporting "
-                   "benchmark scores of models trained on this mix.\n")
+    for name in CARD_STAGES:  # each stage writes its own section; the card says when it did not run
+        module = stage_module(name)
+        out.append(f"\n### {module.CARD_TITLE}\n")
+        entries, steps = _stage_entries(recipe, (name,)), _steps(m, (name,))
+        for i, (entry, opts) in enumerate(entries):
+            title = steps[i]["stage"] if i < len(steps) else entry
+            out += module.card_section(title, entry, opts, _outcome(steps, i), _yaml(opts))
+        if not entries:
+            out.append(module.CARD_ABSENT + "\n")
     from curate.publish.rebuild import rebuild_recipe
 
     other = [e for e in rebuild_recipe(recipe).get("clean", []) if (e if isinstance(e, str) else next(iter(e)))
-             not in DEDUP_STAGES + DECONT_STAGES]
+             not in CARD_STAGES]
     if other:
         out.append("### Other stages\n")
         out.append("In order, with the options the recipe set (every other option at its default; the full resolved "

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-from curate.errors import UserError
+from curate.core.errors import UserError
 
 CARD = "README.md"
 

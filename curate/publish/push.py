@@ -15,10 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from curate.errors import UserError
+from curate.core.errors import UserError
 from curate.publish.card import build_card, merge_hub_metadata, validate_or_raise
 from curate.publish.hub import HubClient, config_name, split_counts
-from curate.version import SPLITS, Version
+from curate.core.version import SPLITS, Version
 
 
 @dataclass

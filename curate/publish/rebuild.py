@@ -48,7 +48,12 @@ def _stage(entry: Any) -> Any:
         return entry
     opts = dict(opts)
     sources = opts.pop("sources", None)
-    small = minimal(stage_module(name).Options, opts)
+    model = stage_module(name).Options
+    if hasattr(model, "model_for"):  # a union on `method` (dedup): the chosen model's defaults; keep a non-default method
+        branch = model.model_for(opts)
+        small = minimal(branch, opts, keep=("method",) if branch is not model.model_for({}) else ())
+    else:
+        small = minimal(model, opts)
     if sources:
         small["sources"] = sources
     return name if not small else {name: small}
@@ -85,8 +90,8 @@ def _fingerprint(manifest: dict) -> list[dict]:
 def reproduces(manifest: dict, recipe: dict) -> bool:
     """Does building `recipe` over the manifest's inputs (same code, same packages) give its id?"""
     from curate.build import version_key
-    from curate.errors import UserError
-    from curate.hashing import short_id
+    from curate.core.errors import UserError
+    from curate.core.hashing import short_id
     from curate.recipe import parse_recipe
 
     try:

@@ -22,10 +22,12 @@ STAGES: dict[str, str] = {
     "dedup": "curate.stages.dedup",
     "decontaminate": "curate.stages.decontaminate",
 }
+# stages the runner adds itself (a recipe cannot list them)
+ALWAYS_LAST: dict[str, str] = {"validate": "curate.stages.validate"}
 
 
 def stage_module(name: str) -> ModuleType:
-    return importlib.import_module(STAGES[name])
+    return importlib.import_module(STAGES.get(name) or ALWAYS_LAST[name])
 
 
 @dataclass

@@ -20,24 +20,25 @@ matches: the record would have to share most of the item, options included. Item
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
+from curate.core.records import as_rejects
+from curate.core.schema import StrictFrozen
 from curate.minhash import (BLOCK, HashSet, codepoints, jaccard, lsh_params, match_key_expr, ngram_hashes, shingle_sets, text_bands,
                             workers)
-from curate.records import as_rejects
 from curate.stages import StageContext, StageResult
 from curate.stages.eval_sets import EvalItem, eval_files, read_eval_items
 from curate.text import text_expr
 
 
-class Options(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Options(StrictFrozen):
     against: list[str] = Field(min_length=1)  # eval files or folders, relative to the recipe
     scope: Literal["instruction", "prompt", "conversation"] = "prompt"  # training text compared
     ngram: int = Field(13, ge=4, le=64)  # characters per n-gram for the overlap rule
@@ -218,3 +219,30 @@ def contamination_stats(index: EvalIndex, matches: pl.DataFrame, first: pl.DataF
             "matched_exact": int(by_rule.get(0, 0)), "matched_ngram": int(by_rule.get(1, 0)),
             "matched_near": int(by_rule.get(2, 0)), "near_candidates": near_candidates,
             "eval_sets": per_set}
+
+
+CARD_TITLE = "Decontamination"
+CARD_ABSENT = ("**Not decontaminated** against any evaluation set: check overlap before reporting "
+               "benchmark scores of models trained on this mix.")
+_EVAL_KEYS = ("against", "eval", "bench", "sets", "tasks", "paths", "datasets", "files")
+
+
+def eval_sets(opts: dict) -> list[str]:
+    """The eval sets a decontamination stage compared against, from whatever keys name them."""
+    found = []
+    for key, value in opts.items():
+        if not any(k in key.lower() for k in _EVAL_KEYS):
+            continue
+        items = value if isinstance(value, list) else list(value) if isinstance(value, dict) else [value]
+        for item in items:
+            label = item if isinstance(item, str) else json.dumps(item, ensure_ascii=False, sort_keys=True)
+            if label and label not in found:
+                found.append(label)
+    return found
+
+
+def card_section(title: str, name: str, opts: dict, outcome: str, opts_yaml: str) -> list[str]:
+    """The dataset card's paragraph on one decontamination stage: the eval sets it compared against."""
+    sets = eval_sets(opts)
+    listed = ", ".join(f"`{s}`" for s in sets) if sets else "(none named in its settings)"
+    return [f"Decontaminated against: {listed}{outcome}. Settings of stage `{name}`:\n", f"```yaml\n{opts_yaml}\n```\n"]

@@ -9,20 +9,21 @@ from __future__ import annotations
 import polars as pl
 
 from curate.minhash import match_key_expr
-from curate.records import as_rejects
+from curate.core.records import as_rejects
 from curate.stages import StageContext, StageResult
-from curate.stages.dedup import Options, cluster_stats, priority_expr, survivors
+from curate.stages.dedup_options import ExactOptions
+from curate.stages.dedup_twins import cluster_stats, priority_expr, survivors
 from curate.text import text_expr
 
 
-def group_key_expr(opts: Options) -> pl.Expr:
+def group_key_expr(opts: ExactOptions) -> pl.Expr:
     """The text two records must share to be exact duplicates."""
     text = text_expr(opts.scope)
     key = match_key_expr(text)
     return pl.when(key == "").then(pl.lit("\u0000") + text.str.strip_chars()).otherwise(key)
 
 
-def dedup_exact(table: pl.DataFrame, opts: Options, ctx: StageContext) -> StageResult:
+def dedup_exact(table: pl.DataFrame, opts: ExactOptions, ctx: StageContext) -> StageResult:
     t = table.with_row_index("_row").with_columns(group_key_expr(opts).alias("_group"), priority_expr(ctx).alias("_prio"))
     t = survivors(t)
     twin = t.select(pl.col("_row").alias("_keep"), pl.col("id").alias("_twin_id"), pl.col("source").alias("_twin_source"),

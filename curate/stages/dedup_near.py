@@ -2,7 +2,7 @@
 
 Records whose shingle sets have Jaccard >= threshold are linked; a cluster is a connected
 component of those links (so A~B and B~C put A, B, C together even if A and C differ more).
-The cluster keeps one record by the twin rule in `dedup.py`; the others are rejected with
+The cluster keeps one record by the twin rule in `dedup_twins.py`; the others are rejected with
 reason `near_duplicate`, `twin_id` = the survivor, and the best Jaccard they reached.
 """
 
@@ -13,13 +13,14 @@ import polars as pl
 
 from curate.minhash import (PERM_SEED, candidate_pairs, components, lsh_params, match_key_expr, shingle_sets, text_bands,
                             verify_pairs)
-from curate.records import as_rejects
+from curate.core.records import as_rejects
 from curate.stages import StageContext, StageResult
-from curate.stages.dedup import Options, cluster_stats, priority_expr, survivors
+from curate.stages.dedup_options import MinhashOptions
+from curate.stages.dedup_twins import cluster_stats, priority_expr, survivors
 from curate.text import text_expr
 
 
-def datasketch_candidates(texts: list[str], opts: Options, bands: int, rows: int, progress=None) -> tuple[np.ndarray, np.ndarray]:
+def datasketch_candidates(texts: list[str], opts: MinhashOptions, bands: int, rows: int, progress=None) -> tuple[np.ndarray, np.ndarray]:
     """Candidate pairs from datasketch's own MinHash + MinHashLSH (same shingles, same band split)."""
     from datasketch import LeanMinHash, MinHash, MinHashLSH
 
@@ -40,7 +41,7 @@ def datasketch_candidates(texts: list[str], opts: Options, bands: int, rows: int
     return pairs, np.fromiter((len(s) for s in sets), dtype=np.int64, count=len(sets))
 
 
-def near_duplicate_links(texts: pl.Series, opts: Options, progress=None) -> tuple[np.ndarray, np.ndarray, dict]:
+def near_duplicate_links(texts: pl.Series, opts: MinhashOptions, progress=None) -> tuple[np.ndarray, np.ndarray, dict]:
     """Verified links (m, 2), their Jaccard, and counts, for a column of normalised texts."""
     bands, rows = lsh_params(opts.threshold, opts.num_perm)
     if opts.engine == "datasketch":
@@ -58,7 +59,7 @@ def near_duplicate_links(texts: pl.Series, opts: Options, progress=None) -> tupl
     return pairs[ok], jac[ok], stats
 
 
-def compared_texts(table: pl.DataFrame, opts: Options) -> pl.Series:
+def compared_texts(table: pl.DataFrame, opts: MinhashOptions) -> pl.Series:
     return table.select(match_key_expr(text_expr(opts.scope)).alias("t"))["t"]
 
 
@@ -69,7 +70,7 @@ def best_jaccard(links: np.ndarray, jac: np.ndarray) -> pl.DataFrame:
             .group_by("_row").agg(pl.col("_jac").max()))
 
 
-def dedup_near(table: pl.DataFrame, opts: Options, ctx: StageContext) -> StageResult:
+def dedup_near(table: pl.DataFrame, opts: MinhashOptions, ctx: StageContext) -> StageResult:
     links, jac, stats = near_duplicate_links(compared_texts(table, opts), opts, ctx.progress)
     labels = components(table.height, links)
     return resolve_clusters(table, labels, best_jaccard(links, jac), stats, ctx)

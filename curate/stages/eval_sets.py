@@ -6,23 +6,20 @@ Accepted, as files or folders (searched recursively), relative to the recipe fol
 - CSV/TSV with such a column (C-Eval `id,question,A,B,C,D,answer`; CMMLU `,Question,A,B,C,D,Answer`).
 - Parquet with such a column.
 - `.txt`: one question per line.
-Multiple-choice items keep their options (columns A-F, `选项`, `options`/`choices`) after the
-stem, so a generic stem (下列说法正确的是) alone is never the whole item.
+The question text of a row (question field, options) comes from `curate.core.readers.questions`, the
+parser the evaluator's readers share; this module resolves `against:` entries and keeps file:line.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
 
-from curate.errors import UserError
-from curate.loaders.files import files_under, read_file, shown_path
+from curate.core.errors import UserError
+from curate.core.files import files_under, read_file, shown_path
+from curate.core.readers.questions import question_text, read_question_list
 
 EVAL_SUFFIXES = (".json", ".jsonl", ".csv", ".tsv", ".parquet", ".txt")
-QUESTION_FIELDS = ("question", "Question", "题目", "instruction", "prompt", "query", "problem", "text")
-OPTION_KEYS = ("A", "B", "C", "D", "E", "F")
-OPTION_LISTS = ("选项", "options", "choices")
 
 
 @dataclass(frozen=True)
@@ -53,50 +50,11 @@ def eval_files(paths: list[str], base_dir: Path) -> list[tuple[Path, str, str]]:
     return sorted(((f, shown, p) for f, (shown, p) in out.items()), key=lambda x: x[1])
 
 
-def _options(row: dict) -> list[str]:
-    for key in OPTION_LISTS:
-        v = row.get(key)
-        if isinstance(v, str) and v.strip():
-            return [v]
-        if isinstance(v, (list, tuple)):
-            return [str(x) for x in v]
-        if isinstance(v, dict):
-            return [f"{k}. {x}" for k, x in v.items()]
-    return [f"{k}. {row[k]}" for k in OPTION_KEYS if isinstance(row.get(k), str) and row[k].strip()]
-
-
-def question_text(row: Any, where: str) -> str:
-    """The text of one eval row: its question (+ input) and, for multiple choice, its options."""
-    if isinstance(row, str):
-        return row
-    if not isinstance(row, dict):
-        raise UserError(f"{where}: eval row is a {type(row).__name__}, expected an object with a question field")
-    for field in QUESTION_FIELDS:
-        v = row.get(field)
-        if isinstance(v, str):
-            parts = [v]
-            if field == "instruction" and isinstance(row.get("input"), str) and row["input"].strip():
-                parts.append(row["input"])
-            return "\n".join(parts + _options(row))
-    raise UserError(f"{where}: no question field in eval row (fields: {', '.join(map(str, row))})",
-                    hint=f"eval sets need one of: {', '.join(QUESTION_FIELDS)}")
-
-
-def _read_txt(path: Path, shown: str, group: str) -> Iterator[EvalItem]:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise UserError(f"{shown}: not UTF-8 ({e.reason})") from None
-    for i, line in enumerate(text.splitlines(), start=1):
-        if line.strip():
-            yield EvalItem(shown, i, line.strip(), group)
-
-
 def read_eval_items(paths: list[str], base_dir: Path) -> list[EvalItem]:
     items: list[EvalItem] = []
     for path, shown, group in eval_files(paths, base_dir):
         if path.suffix.lower() == ".txt":
-            items.extend(_read_txt(path, shown, group))
+            items.extend(EvalItem(shown, line, text, group) for line, text in read_question_list(path, shown))
             continue
         for row in read_file(path, shown):
             if row.error:

@@ -31,10 +31,11 @@ from pathlib import Path
 from typing import Literal
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from curate.errors import UserError
-from curate.records import as_rejects
+from curate.core.errors import UserError
+from curate.core.records import as_rejects
+from curate.core.schema import StrictFrozen
 from curate.stages import StageContext, StageResult
 from curate.text import contents_expr, plain_han_expr, prose, script_of, segments
 
@@ -47,8 +48,7 @@ SCRIPT_PREFIX = 1000  # characters of each turn the script pass reads
 HAN_CHAR = r"[\x{3400}-\x{4DBF}\x{4E00}-\x{9FFF}\x{F900}-\x{FAFF}]"
 
 
-class Options(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Options(StrictFrozen):
     keep: list[str] = Field(default_factory=lambda: ["zh"], min_length=1)
     min_score: float = Field(default=0.5, ge=0.0, le=1.0)
     mode: Literal["record", "turn"] = "turn"
@@ -184,3 +184,38 @@ def _histogram(scores: list[float], bins: int = 10) -> dict[str, int]:
     for s in scores:
         hist[f"{min(int(s * bins), bins - 1) / bins:.1f}"] += 1
     return hist
+
+
+def report_section(step: dict, options: dict, plots: Path, passed) -> list[str]:
+    """report.md: labels judged, and a histogram of the kept records' scores (`passed()`: what the stage kept)."""
+    import numpy as np
+
+    from curate.report_plots import plot_file, pyplot, save_figure
+
+    min_score = options.get("min_score")
+    stats = step["stats"]
+    lines = []
+    langs = stats.get("languages") or {}
+    if langs:
+        lines += [f"Labels of the {step['in']} records the stage judged (kept and rejected):", "",
+                  "| language | records |", "|---|---:|", *[f"| {k} | {v} |" for k, v in list(langs.items())[:12]], ""]
+    scores = passed()["lang_score"].drop_nulls().to_numpy()
+    if len(scores):
+        plt = pyplot()
+        name = plot_file(step["stage"], "scores")
+        counts, edges = np.histogram(scores, bins=np.linspace(0, 1, 21))
+        fig, ax = plt.subplots(figsize=(6, 2.8))
+        ax.stairs(counts, edges, fill=True, color="#8172b3")
+        if min_score is not None:
+            ax.axvline(min_score, color="#c44e52", linestyle="--", label=f"min_score {min_score}")
+            ax.legend(fontsize=7, loc="upper left")
+        if counts.max() > 0 and counts.max() / max(counts[counts > 0].min(), 1) >= 100:
+            ax.set_yscale("log")
+        ax.set_xlabel("fastText score of the record's label")
+        ax.set_ylabel("records")
+        ax.set_title(f"{step['stage']}: scores of the {len(scores)} records kept ({step['rejected']} rejected, "
+                     "not shown)", fontsize=9)
+        save_figure(fig, plots / name)
+        plt.close(fig)
+        lines += [f"![language scores of the kept records](plots/{name})", ""]
+    return lines

@@ -6,9 +6,9 @@ Rejects nothing; changes text, so ids are recomputed. Counts what it changed for
 from __future__ import annotations
 
 import polars as pl
-from pydantic import BaseModel, ConfigDict
 
-from curate.records import empty_rejects, with_ids
+from curate.core.records import empty_rejects, with_ids
+from curate.core.schema import StrictFrozen
 from curate.stages import StageContext, StageResult
 from curate.text import map_text, text_expr
 
@@ -21,8 +21,7 @@ CONTROL = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F\x{80}-\x{9F}]"
 ODD_SPACES = r"[\x{00A0}\x{1680}\x{2000}-\x{200A}\x{202F}\x{205F}\x{3000}]"
 
 
-class Options(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Options(StrictFrozen):
     nfkc: bool = True
     keep_fullwidth_punct: bool = True
     strip: bool = True

@@ -14,11 +14,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from curate.errors import UserError
-from curate.records import as_rejects
+from curate.core.errors import UserError
+from curate.core.records import as_rejects
+from curate.core.schema import StrictFrozen
+from curate.minhash import codepoints, ngram_hashes
 from curate.stages import StageContext, StageResult
 from curate.text import cjk_share, contents_expr, joined_prose, plain_han_expr, text_expr
 
@@ -28,8 +31,7 @@ SENTENCE_END = r"[。！？.!?）)]$"
 QUOTED = r"\"[^\"\n]*\"|'[^'\n]*'"  # printf("a\n") in unfenced code is not an escaped line break
 
 
-class Options(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Options(StrictFrozen):
     min_turn_chars: int | None = Field(default=1, ge=0)
     max_turn_chars: int | None = Field(default=16000, ge=1)
     min_record_chars: int | None = Field(default=4, ge=0)
@@ -135,26 +137,49 @@ def _rules(opts: Options, patterns: dict[str, str]) -> list[tuple[str, pl.Expr, 
     return rules
 
 
+REPETITION_CHUNK = 16384  # texts hashed at once: bounds the n-gram arrays (memory) whatever the table size
+
+
+def repetition_ratios(texts: pl.Series, n: int) -> pl.Series:
+    """`repetition_ratio` of every text at once: 64-bit hashes of its n-grams, distinct ones counted by polars.
+
+    Equal to the per-text sets unless two distinct n-grams of one text share a 64-bit hash.
+    """
+    texts = texts.fill_null("")
+    lengths = texts.str.len_chars().to_numpy().astype(np.int64)
+    out = np.zeros(len(lengths), dtype=np.float64)
+    rows = np.flatnonzero(lengths >= n)
+    for start in range(0, len(rows), REPETITION_CHUNK):
+        chunk = rows[start:start + REPETITION_CHUNK]
+        flat, lens = codepoints(texts.gather(chunk).to_list())
+        hashes, counts = ngram_hashes(flat, lens, n)
+        grams = pl.DataFrame({"r": np.repeat(np.arange(len(chunk)), counts), "h": hashes})
+        distinct = grams.group_by("r").agg(pl.col("h").n_unique()).sort("r")["h"].to_numpy()
+        out[chunk] = 1.0 - distinct / counts
+    return pl.Series(out)
+
+
 def with_prose_measures(table: pl.DataFrame, opts: Options) -> pl.DataFrame:
-    """Add _cjk_share, _reply_prose, _prose and _repetition (curate.text, plain Python per record).
+    """Add _cjk_share, _reply_prose, _prose and _repetition.
 
     Records of hanzi and punctuation only are their own prose with share 1.0: polars fills them in
-    one pass, and only the rest (code, Latin, URLs...) go through the prose helpers.
+    one pass, and only the rest (code, Latin, URLs...) go through the prose helpers (curate.text,
+    plain Python per record). The repetition ratio is vectorised (`repetition_ratios`).
     """
-    is_plain = table.select(plain_han_expr(contents_expr()).fill_null(False).alias("p"))["p"].to_list()
+    plain = table.select(plain_han_expr(contents_expr()).fill_null(False).alias("p"))["p"]
     fast = table.select(contents_expr("assistant").list.join("\n").alias("r"), contents_expr().list.join("\n").alias("a"))
-    rest = iter(table.filter(~pl.Series(is_plain, dtype=pl.Boolean))["messages"].to_list())
-    shares, replies, proses = [], [], []
-    for plain, r, a in zip(is_plain, fast["r"].to_list(), fast["a"].to_list()):
-        if plain:
-            shares.append(1.0), replies.append(r), proses.append(a)
-        else:
-            m = next(rest)
-            shares.append(cjk_share(m)), replies.append(joined_prose(m, "assistant")), proses.append(joined_prose(m))
-    n = opts.repetition_ngram
-    repetition = [repetition_ratio(r, n) for r in replies] if opts.max_char_repetition is not None else [0.0] * len(replies)
-    return table.with_columns(pl.Series("_cjk_share", shares, dtype=pl.Float64), pl.Series("_reply_prose", replies, dtype=pl.String),
-                              pl.Series("_prose", proses, dtype=pl.String), pl.Series("_repetition", repetition, dtype=pl.Float64))
+    shares, replies, proses = pl.Series(np.ones(table.height)), fast.to_series(0), fast.to_series(1)
+    del fast  # the two columns are ours now: scattered in place
+    rest = (~plain).arg_true()
+    if rest.len():
+        msgs = table["messages"].gather(rest).to_list()
+        shares = shares.scatter(rest, [cjk_share(m) for m in msgs])
+        replies = replies.scatter(rest, pl.Series([joined_prose(m, "assistant") for m in msgs], dtype=pl.String))
+        proses = proses.scatter(rest, pl.Series([joined_prose(m) for m in msgs], dtype=pl.String))
+    repetition = (repetition_ratios(replies, opts.repetition_ngram) if opts.max_char_repetition is not None
+                  else pl.Series(np.zeros(table.height)))
+    return table.with_columns(shares.alias("_cjk_share"), replies.alias("_reply_prose"), proses.alias("_prose"),
+                              repetition.alias("_repetition"))
 
 
 def apply(table: pl.DataFrame, opts: Options, ctx: StageContext) -> StageResult:

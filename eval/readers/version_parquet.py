@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from curate.errors import UserError
-from eval.readers.items import OpenItem
+from curate.core.errors import UserError
+from curate.core.readers.items import OpenItem
 
 
 def read_version_split(data_dir: Path, split: str | None, group_by: str) -> list[OpenItem]:

@@ -13,17 +13,14 @@ from typing import Any
 import yaml
 from pydantic import TypeAdapter, ValidationError
 
-from curate.errors import UserError
-from curate.hashing import sha256_text
-from eval.tasks.schema import (
-    MC_METHODS,
-    MultipleChoiceTask,
-    OpenGenerationTask,
-    TaskConfig,
-)
+from curate.core.errors import UserError
+from curate.core.hashing import sha256_text
+from curate.core.schema import deep_merge, format_validation_error
+from eval.tasks.schema import MC_METHODS, MultipleChoiceTask, OpenGenerationTask, TaskConfig
 
 TASKS_DIR = Path(__file__).parent
 _ADAPTER = TypeAdapter(TaskConfig)
+KINDS = ("multiple_choice", "open_generation")  # the union's tags lead pydantic's error locations
 
 __all__ = [
     "MC_METHODS",
@@ -31,7 +28,6 @@ __all__ = [
     "MultipleChoiceTask",
     "OpenGenerationTask",
     "builtin_tasks",
-    "format_validation_error",
     "load_task",
     "validate_task",
 ]
@@ -49,26 +45,6 @@ def builtin_tasks() -> list[str]:
     return sorted(p.stem for p in TASKS_DIR.glob("*.yaml"))
 
 
-def format_validation_error(e: ValidationError, where: str) -> str:
-    """One line per problem, each naming the key path (``prompt.shots``), like the recipe errors."""
-    lines = []
-    for err in e.errors():
-        loc = [str(p) for p in err["loc"]]
-        # the discriminated union puts the kind name first; it is not a key of the file
-        if loc and loc[0] in ("multiple_choice", "open_generation"):
-            loc = loc[1:]
-        path = ".".join(loc) or "(top level)"
-        lines.append(f"{where}: {path}: {err['msg']}")
-    return "\n".join(lines)
-
-
-def _deep_merge(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
 def validate_task(raw: Any, where: str) -> MultipleChoiceTask | OpenGenerationTask:
     if not isinstance(raw, dict):
         raise UserError(f"{where}: a task must be a mapping, got {type(raw).__name__}")
@@ -77,7 +53,7 @@ def validate_task(raw: Any, where: str) -> MultipleChoiceTask | OpenGenerationTa
     try:
         return _ADAPTER.validate_python(raw)
     except ValidationError as e:
-        raise UserError(format_validation_error(e, where)) from None
+        raise UserError(format_validation_error(e, file=where, skip=KINDS)) from None
 
 
 def load_task(name_or_path: str | Path, overrides: dict[str, Any] | None = None) -> LoadedTask:
@@ -95,6 +71,6 @@ def load_task(name_or_path: str | Path, overrides: dict[str, Any] | None = None)
     except yaml.YAMLError as e:
         raise UserError(f"{p}: not valid YAML: {e}") from None
     overrides = overrides or {}
-    merged = _deep_merge(raw, overrides) if isinstance(raw, dict) else raw
+    merged = deep_merge(raw, overrides) if isinstance(raw, dict) else raw
     return LoadedTask(config=validate_task(merged, str(p)), path=p, sha256=sha256_text(text),
                       overrides=overrides)

@@ -9,20 +9,17 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-MC_METHODS = ("loglik_letter", "loglik_text", "generate")
-OPEN_SCORERS = ("offline", "judge", "ref_loglik")
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+from curate.core.schema import Strict as _Strict
+from eval.method_names import MC_METHODS
+from eval.readers import FORMATS
 
 
 class DataSpec(_Strict):
     """Which reader, which split is scored, which split gives the shots."""
 
-    format: Literal["ceval_csv", "cmmlu_csv", "mmcu_json", "belle_jsonl", "version_parquet"]
+    format: Literal[FORMATS]  # a reader of eval.readers (MC_READERS, OPEN_READERS)
     eval_split: str | None = None
     shot_split: str | None = None
     layout: str = ""  # human hint shown when files are missing
@@ -57,14 +54,19 @@ class AggregateSpec(_Strict):
     weight_by_size: bool = True  # the headline average; the other one is reported too
 
 
-class MultipleChoiceTask(_Strict):
-    kind: Literal["multiple_choice"]
+class _Task(_Strict):
+    """What every task has: a name, a description, and where its data is read from."""
+
     name: str
     description: str = ""
     data: DataSpec
+
+
+class MultipleChoiceTask(_Task):
+    kind: Literal["multiple_choice"]
     prompt: McPromptSpec = Field(default_factory=McPromptSpec)
     shots: int = Field(0, ge=0, le=20)
-    method: Literal["loglik_letter", "loglik_text", "generate"] = "loglik_letter"
+    method: Literal[MC_METHODS] = "loglik_letter"
     generate: GenerateSpec = Field(default_factory=lambda: GenerateSpec(max_new_tokens=16, until=["\n\n"]))
     cot_generate: GenerateSpec = Field(default_factory=lambda: GenerateSpec(max_new_tokens=256, until=["\n\n\n"]))
     multi_answer: bool = False  # MMCU: gold may be several letters ("ABD"), exact set match
@@ -107,11 +109,8 @@ class ReferenceSpec(_Strict):
     max_tokens: int = Field(256, ge=1, le=32768)
 
 
-class OpenGenerationTask(_Strict):
+class OpenGenerationTask(_Task):
     kind: Literal["open_generation"]
-    name: str
-    description: str = ""
-    data: DataSpec
     chat: ChatSpec = Field(default_factory=ChatSpec)
     generate: GenerateSpec = Field(default_factory=lambda: GenerateSpec(max_new_tokens=256))
     scorers: list[Literal["offline", "judge", "ref_loglik"]] = Field(default_factory=lambda: ["offline"])

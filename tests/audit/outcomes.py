@@ -15,7 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
-from curate.errors import UserError
+from curate.core.errors import UserError
 from curate.pipeline import Funnel, run_stages
 from curate.recipe import parse_stage_entry
 from curate.stages import StageContext

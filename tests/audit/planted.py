@@ -28,7 +28,7 @@ from pathlib import Path
 import polars as pl
 
 from curate.minhash import match_key_expr
-from curate.records import records_frame, with_ids
+from curate.core.records import records_frame, with_ids
 from curate.text import text_expr
 
 ZH_SOURCES = {  # meta.file (relative to shared/data) -> loader format

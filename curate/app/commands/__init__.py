@@ -1,0 +1,1 @@
+"""Subcommands of the `curate` CLI (see curate.app.cli.COMMANDS)."""

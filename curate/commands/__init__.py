@@ -1,1 +1,0 @@
-"""Subcommands of the `curate` CLI (see curate.cli.COMMANDS)."""
