@@ -117,7 +117,7 @@ def test_real_slices_same_bytes(shared_data, tmp_path):
 
 
 def test_unreachable_cluster_is_one_line(tmp_path, capsys):
-    from curate.errors import UserError
+    from curate.core.errors import UserError
 
     with pytest.raises(UserError, match="cannot reach the Ray cluster at ray://127.0.0.1:1"):
         build(DEMO, tmp_path / "out", engine="ray", address="ray://127.0.0.1:1")
