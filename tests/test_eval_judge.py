@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -14,9 +12,10 @@ from eval.belle import judge_all, parse_score
 from eval.judge_client import JudgeClient, JudgeError
 from curate.core.readers.items import OpenItem
 from eval.tasks.schema import JudgeSpec
+from tests.local_http import LocalJSONServer
 
 
-class FakeJudge:
+class FakeJudge(LocalJSONServer):
     """Answers /v1/chat/completions; ``script`` lists (status, content) for the next requests."""
 
     def __init__(self):
@@ -24,35 +23,16 @@ class FakeJudge:
         self.headers: list[dict] = []
         self.script: list[tuple[int, str]] = []
         self.default = (200, "得分: 0.8分。回答基本正确。")
-        fake = self
+        super().__init__(self.respond)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                fake.requests.append(body)
-                fake.headers.append(dict(self.headers))
-                status, content = fake.script.pop(0) if fake.script else fake.default
-                if "score=" in body["messages"][0]["content"]:  # the test asks for a given answer
-                    content = body["messages"][0]["content"].split("score=")[1].split()[0]
-                payload = {"choices": [{"message": {"role": "assistant", "content": content}}]} if status == 200 \
-                    else {"error": {"message": "busy"}}
-                data = json.dumps(payload, ensure_ascii=False).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *a):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/v1"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+    def respond(self, path: str, headers: dict, body: dict) -> tuple[int, dict]:
+        self.requests.append(body)
+        self.headers.append(headers)
+        status, content = self.script.pop(0) if self.script else self.default
+        if "score=" in body["messages"][0]["content"]:  # the test asks for a given answer
+            content = body["messages"][0]["content"].split("score=")[1].split()[0]
+        return status, ({"choices": [{"message": {"role": "assistant", "content": content}}]} if status == 200
+                        else {"error": {"message": "busy"}})
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from curate.app.cli import main
 from curate.core.errors import UserError
 from curate.core.version import MANIFEST, atomic_dir, damaged_files, load_version
 from tests.conftest import REPO, write_jsonl, write_recipe
+from tests.local_http import LocalJSONServer
 
 ROWS = [{"instruction": f"问题{i}：解释一下", "output": f"回答{i}：好的，原因如下"} for i in range(30)]
 
@@ -246,29 +246,11 @@ def test_publish_offline_is_one_line(recipe, tmp_path, capsys, monkeypatch):
 
 # ---- the judge never stores a key --------------------------------------------------------------
 
-class EchoingEndpoint:
+class EchoingEndpoint(LocalJSONServer):
     """Answers every request with an error body that echoes the Authorization header and the URL."""
 
     def __init__(self, status: int):
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                self.rfile.read(int(self.headers["Content-Length"]))
-                body = json.dumps({"error": f"invalid key {self.headers.get('Authorization')} for {self.path}"}).encode()
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *a):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.port = self.server.server_port
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(lambda path, headers, body: (status, {"error": f"invalid key {headers.get('Authorization')} for {path}"}))
 
 
 @pytest.mark.parametrize("status", [401, 503])
