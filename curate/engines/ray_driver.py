@@ -177,7 +177,7 @@ def _finish(recipe, vid, key, writer, replace, funnel, inputs, kept_refs, reject
     """On the driver's node: the records back in load order, then the local engine's ending."""
     import ray
 
-    from curate.build import finish_build
+    from curate.finish import finish_build
 
     def frame(refs, sort, schema):
         parts = [pl.from_arrow(t) for t in ray.get(list(refs))]
@@ -211,7 +211,7 @@ class StagedWriter:
 
 def build_on_ray(recipe, vid: str, key: dict, writer, quiet: bool, replace: bool, address: str | None = None,
                  workers: int | None = None):
-    from curate.build import BuildResult
+    from curate.finish import BuildResult
 
     ray = connect(address, workers)
     from ray.data import DataContext
