@@ -61,7 +61,7 @@ def same_build(recipe, tmp_path: Path) -> None:
 @pytest.fixture
 def local_ray(tmp_path):
     marker = tmp_path / "killed-once"
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
              runtime_env=runtime_env(**{MARKER_ENV: str(marker)}))
     yield marker
     ray.shutdown()
@@ -109,7 +109,7 @@ def test_real_slices_same_bytes(shared_data, tmp_path):
              {"dedup": {"method": "exact"}}, {"dedup": {"method": "minhash"}},
              {"decontaminate": {"against": [str(shared_data / "belle_eval")]}}]
     recipe = real_recipe(shared_data, clean) | {"mix": {"total": 3000}, "split": {"test": 0.05}}
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env=runtime_env())
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env=runtime_env())
     try:
         same_build(write_recipe(tmp_path, recipe), tmp_path)
     finally:

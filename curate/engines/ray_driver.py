@@ -52,7 +52,7 @@ def connect(address: str | None, workers: int | None):
         if address:
             ray.init(address=address, runtime_env=env, log_to_driver=False)
         else:
-            ray.init(num_cpus=workers, include_dashboard=False, runtime_env=env, log_to_driver=False)
+            ray.init(address="local", num_cpus=workers, include_dashboard=False, runtime_env=env, log_to_driver=False)
     except (ConnectionError, RuntimeError, ValueError) as e:
         raise UserError(f"cannot reach the Ray cluster at {address or 'a new local Ray'}: {str(e).splitlines()[0]}",
                         hint="start one with `ray start --head` (docs/scale.md) or drop --address to run a local Ray") from None
