@@ -126,6 +126,16 @@ def test_two_workers_then_report_from_cache(tmp_path):
     assert "Which metric shows what" in summary and "nats/char" in (out / "results.md").read_text(encoding="utf-8")
     plan_json = json.loads((out / "plan.json").read_text(encoding="utf-8"))
     assert len(plan_json) == 4 and all(p["run"] for p in plan_json)
+    # the loss table: every variant's seeds, and the first quarter's mean equals the runs' own logs
+    assert (out / "loss.png").stat().st_size > 0 and "Training loss" in summary
+    first = {}
+    for p in plan_json:
+        losses = [json.loads(line)["loss"] for line in open(f"{p['run']}/metrics.jsonl", encoding="utf-8")
+                  if '"loss"' in line]
+        first.setdefault(p["variant"], []).append(sum(losses[:max(1, len(losses) // 4)]) / max(1, len(losses) // 4))
+    for variant, values in first.items():
+        row = next(line for line in summary.splitlines() if line.startswith(f"| {variant} | 2 |"))
+        assert f"{sum(values) / len(values):.3f}" in row
 
 
 def test_committed_data_types_study_is_valid(shared_data, tmp_path):
