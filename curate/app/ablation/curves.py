@@ -43,7 +43,7 @@ def loss_lines(table: list[dict]) -> list[str]:
     if not table:
         return []
     lines = ["Training loss (mean over seeds of the first and last logged quarter; [loss.png](loss.png)):", "",
-             "| variant | seeds | steps | loss, first ¼ | loss, last ¼ | change |", "|---|---:|---:|---:|---:|---:|"]
+             "| variant | seeds | last logged step | loss, first ¼ | loss, last ¼ | change |", "|---|---:|---:|---:|---:|---:|"]
     for t in table:
         lines.append(f"| {t['variant']} | {t['seeds']} | {t['steps']} | {t['first']:.3f} | {t['last']:.3f} | "
                      f"{t['last'] - t['first']:+.3f} |")
