@@ -90,9 +90,11 @@ PYEOF
 SHARED="${ZHTUNE_SHARED_DATA:-$HERE/../shared/data}"
 if [ -d "$SHARED" ]; then  # the study reads the real slices at ../shared/data, relative to the checkout
   mkdir -p "$WORK/shared" && ln -s "$(cd "$SHARED" && pwd)" "$WORK/shared/data"
-  step "README: curate ablate recipes/ablations/data-types.yaml --dry-run"
-  curate ablate recipes/ablations/data-types.yaml --dry-run > "$O"
-  expect "$O" 'training runs over [0-9]+ distinct data versions'
+  step "README: curate ablate recipes/ablations/data-types.yaml --budget 2h --dry-run"
+  curate ablate recipes/ablations/data-types.yaml --budget 2h --dry-run > "$O"
+  expect "$O" '^budget sizing: 176 records per variant, 34 steps'
+  expect "$O" '^14 training runs over 6 distinct data versions'
+  expect "$O" '^base +1 +082389878fdd '  # the README's version ids (they change with the curation code)
 else
   echo "skipped: curate ablate ... --dry-run (no ../shared/data next to the checkout)" >&2
 fi
@@ -108,6 +110,8 @@ cat >&2 <<'SKIPPED'
   curate train recipes/train/smollm2_sadapter_h.yaml --threads 1           minutes
   curate vocab ... --pretrain-steps 20 / curate train ... --vocab-add 1000  pre-training, minutes
   curate eval --model smollm2-135m ... (all four lines)                    real model + ../shared/data slices
-  curate ablate recipes/ablations/data-types.yaml [--scale 10]             18 runs, ~40 min
+  curate ablate recipes/ablations/data-types.yaml --budget 2h --threads 1  14 runs, ~90 min on 2 idle cores
+  curate ablate recipes/ablations/data-types.yaml                          the file's own sizes, hours on a CPU
+  bash bench/gpu_study.sh                                                   needs a CUDA GPU
   curate publish without --dry-run                                          needs the network and a login
 SKIPPED

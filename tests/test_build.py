@@ -59,6 +59,25 @@ def test_same_inputs_same_id_and_bytes(tmp_path):
     assert files_digest(a.dir) == files_digest(b.dir)
 
 
+def test_inputs_outside_the_recipe_folder_give_the_same_id_wherever_the_checkout_lies(tmp_path):
+    """A recipe naming `../data/x.jsonl` (as the study files name ../shared/data) must not hash the
+    checkout's location: two copies of project + data in different folders give one id and the same bytes."""
+    rows = [{"instruction": f"第{i}个问题：长城有多长？", "input": "", "output": f"长城很长，这是第{i}个回答。"} for i in range(8)]
+    dirs = []
+    for where in ("a/deep/checkout", "b"):
+        root = tmp_path / where
+        write_jsonl(root / "data" / "x.jsonl", rows)
+        recipe = write_recipe(root / "project" / "recipes", {
+            "name": "outside", "sources": [{"name": "x", "path": "../../data/x.jsonl", "format": "alpaca", "type": "general"}],
+            "clean": ["normalize"], "mix": {"total": 8}})
+        res = build(recipe, root / "builds")
+        dirs.append(res)
+        files = [f["path"] for i in res.manifest["inputs"] for f in i["files"]]
+        assert files == ["../../data/x.jsonl"], files
+    assert dirs[0].version == dirs[1].version
+    assert files_digest(dirs[0].dir) == files_digest(dirs[1].dir)
+
+
 def test_rebuild_is_a_cache_hit_that_rewrites_nothing(tmp_path):
     first = build(DEMO, tmp_path)
     mtimes = {p: p.stat().st_mtime_ns for p in first.dir.rglob("*")}

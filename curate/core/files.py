@@ -16,6 +16,7 @@ import glob
 import gzip
 import io
 import json
+import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,11 +65,16 @@ def data_suffix(f: Path) -> str:
 
 
 def shown_path(f: Path, base_dir: Path) -> str:
-    """How a file is named in meta.file, manifests and reports: relative to the recipe when possible."""
+    """How a file is named in meta.file, manifests and reports: relative to the recipe's folder, with `..`
+    where the recipe's relative path leads out of it (so neither the name nor the version id depends on
+    where the checkout lies); a file the recipe names by an absolute path keeps that path."""
     try:
         return str(f.resolve().relative_to(base_dir.resolve()))
     except ValueError:
-        return str(f)
+        pass
+    if str(f).startswith(os.path.join(str(base_dir), "")):  # base_dir / "../x": as the recipe wrote it
+        return os.path.relpath(os.path.normpath(f), os.path.normpath(base_dir))
+    return str(f)
 
 
 def _is_hidden(f: Path, root: Path) -> bool:
