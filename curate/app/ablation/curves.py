@@ -2,39 +2,36 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from curate.report_plots import pyplot, save_figure
+from train.runs import read_metrics
 
 
-def loss_points(run_dir: Path | None) -> list[tuple[int, float]]:
-    """(step, loss) of a run's logged training steps (metrics.jsonl); [] when it has none."""
-    path = None if run_dir is None else Path(run_dir) / "metrics.jsonl"
-    if path is None or not path.exists():
-        return []
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [(int(r["step"]), float(r["loss"])) for r in rows if "loss" in r and "step" in r]
-
-
-def loss_table(runs) -> list[dict]:
-    """Per variant: seeds with a loss log, steps, mean loss of the first and last logged quarter."""
-    by_variant: dict[str, list[list[tuple[int, float]]]] = {}
+def loss_curves(runs) -> dict[str, list[list[tuple[int, float]]]]:
+    """Per variant, each seed's logged (step, loss) pairs from its run's metrics.jsonl (runs without any skipped)."""
+    out: dict[str, list[list[tuple[int, float]]]] = {}
     for r in runs:
-        points = loss_points(r.run_dir)
+        points = [(int(m["step"]), float(m["loss"])) for m in (read_metrics(Path(r.run_dir)) if r.run_dir else [])
+                  if "loss" in m and "step" in m]
         if points:
-            by_variant.setdefault(r.variant.name, []).append(points)
+            out.setdefault(r.variant.name, []).append(points)
+    return out
+
+
+def loss_table(curves: dict[str, list[list[tuple[int, float]]]]) -> list[dict]:
+    """Per variant: seeds, last logged step, mean loss of the first and last logged quarter."""
     out = []
-    for variant, curves in by_variant.items():
+    for variant, seeds in curves.items():
         firsts, lasts = [], []
-        for points in curves:
+        for points in seeds:
             losses = [loss for _, loss in points]
             q = max(1, len(losses) // 4)
             firsts.append(np.mean(losses[:q]))
             lasts.append(np.mean(losses[-q:]))
-        out.append({"variant": variant, "seeds": len(curves), "steps": max(p[-1][0] for p in curves),
+        out.append({"variant": variant, "seeds": len(seeds), "steps": max(p[-1][0] for p in seeds),
                     "first": float(np.mean(firsts)), "last": float(np.mean(lasts))})
     return out
 
@@ -50,19 +47,18 @@ def loss_lines(table: list[dict]) -> list[str]:
     return lines + [""]
 
 
-def plot_loss(runs, path: Path) -> bool:
+def plot_loss(curves: dict[str, list[list[tuple[int, float]]]], path: Path) -> bool:
     """Loss against step, one line per variant (mean over its seeds at each logged step)."""
-    curves: dict[str, dict[int, list[float]]] = {}
-    for r in runs:
-        for step, loss in loss_points(r.run_dir):
-            curves.setdefault(r.variant.name, {}).setdefault(step, []).append(loss)
     if not curves:
         return False
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 3.4))
-    for variant, steps in curves.items():
-        xs = sorted(steps)
-        ax.plot(xs, [np.mean(steps[s]) for s in xs], marker=".", label=variant)
+    for variant, seeds in curves.items():
+        by_step: dict[int, list[float]] = {}
+        for step, loss in (p for points in seeds for p in points):
+            by_step.setdefault(step, []).append(loss)
+        xs = sorted(by_step)
+        ax.plot(xs, [np.mean(by_step[x]) for x in xs], marker=".", label=variant)
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("training loss (mean over seeds)")
     ax.set_title("Training loss per variant")

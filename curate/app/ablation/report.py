@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from curate.app.ablation.curves import loss_lines, loss_table, plot_loss
+from curate.app.ablation.curves import loss_curves, loss_lines, loss_table, plot_loss
 from curate.app.ablation.stats import bootstrap_delta, mean_interval, shown
 
 ALL = "(all)"
@@ -214,7 +214,8 @@ def write_ablation_report(out: Path, spec, runs, scores: pl.DataFrame, seconds: 
     if deltas.height:
         plot_deltas(deltas, out / "deltas.png")
         plot_heatmap(deltas, out / "heatmap.png")
-    plot_loss(runs, out / "loss.png")
+    curves = loss_curves(runs)
+    plot_loss(curves, out / "loss.png")
     plan = [{"variant": r.variant.name, "change": r.variant.change, "seed": r.seed, "version": r.version_id,
              "run": str(r.run_dir) if r.run_dir else None} for r in runs]
     (out / "plan.json").write_text(json.dumps(plan, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
@@ -241,6 +242,6 @@ def write_ablation_report(out: Path, spec, runs, scores: pl.DataFrame, seconds: 
         lines += ["Per-category effects whose interval excludes zero:", "", *[sentence(d) for d in groups], ""]
     if deltas.height:
         lines += ["Which metric shows what:", "", *metric_lines(deltas), ""]
-    lines += loss_lines(loss_table(runs))
+    lines += loss_lines(loss_table(curves))
     lines += ["![deltas](deltas.png)", "", "![heat map](heatmap.png)", "", "Full table: [results.md](results.md).", ""]
     (out / "summary.md").write_text("\n".join(lines), encoding="utf-8")
