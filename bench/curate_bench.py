@@ -245,13 +245,17 @@ def outcome(folder: Path, out: Path, recipe: Path | None = None) -> None:
     from curate.build import build
 
     print(f"building {folder} with the code in {Path(curate.__file__).parent}", flush=True)
-    res = build(recipe or write_recipe(folder, near=True), out, quiet=True, force=True)
+    recipe = recipe or write_recipe(folder, near=True)
+    res = build(recipe, out, quiet=True, force=True)
     parts = [pl.read_parquet(p).with_columns(pl.lit("kept").alias("stage"), pl.lit(None, dtype=pl.String).alias("reason"),
                                              pl.lit(None, dtype=pl.String).alias("detail"), pl.lit(None, dtype=pl.String).alias("twin_id"))
              for p in (res.dir / "train.parquet", res.dir / "test.parquet") if p.exists()]
     cols = ["source", "meta", "id", "stage", "reason", "detail", "twin_id"]
     fate = pl.concat([p.select(cols) for p in parts] + [pl.read_parquet(res.dir / "rejected.parquet").select(cols)])
-    fate.unnest("meta").sort(["source", "file", "line"]).write_ndjson(out / "fate.jsonl")
+    # a record's file as the file it is (normalised, absolute), not as the code of the day displays it
+    here = str(Path(recipe).resolve().parent)
+    where = pl.col("file").map_elements(lambda f: os.path.normpath(os.path.join(here, f)), return_dtype=pl.String)
+    fate.unnest("meta").with_columns(where).sort(["source", "file", "line"]).write_ndjson(out / "fate.jsonl")
     funnel = res.manifest["funnel"]  # counts, reasons and stats of every stage
     with (out / "fate.jsonl").open("a", encoding="utf-8") as f:
         f.writelines(json.dumps(step, ensure_ascii=False, sort_keys=True) + "\n" for step in funnel)
@@ -277,7 +281,7 @@ def check_against(rev: str, folder: Path, recipe: Path | None = None) -> int:
     old_f, new_f = fates
     differ = [(a, b) for a, b in zip(old_f, new_f) if a != b]
     print(f"check against {rev}: {len(old_f):,} records ({rev}) vs {len(new_f):,} (this checkout); "
-          f"{len(differ)} lines differ (a record's id, stage, reason, detail or twin; a funnel step's counts or stats)")
+          f"{len(differ)} lines differ (a record's file, line, id, stage, reason, detail or twin; a funnel step's counts or stats)")
     for a, b in differ[:5]:
         print(f"  {rev}: {a}\n  now: {b}")
     return 0 if not differ and len(old_f) == len(new_f) else 1
