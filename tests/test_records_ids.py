@@ -37,3 +37,20 @@ def test_ids_follow_content_not_metadata():
     moved = {**a, "source": "other", "meta": {"file": "g", "line": 9}}
     ids = with_ids(records_frame([a, moved, b]))["id"].to_list()
     assert ids[0] == ids[1] != ids[2]
+
+
+def test_ids_where_changed_rehash_exactly_the_edited_rows():
+    import polars as pl
+
+    from curate.core.records import with_ids_where_changed
+
+    before = with_ids(records_frame(conversations(3000, seed=1)))
+    edited = before.with_columns(  # every 7th record: a turn's text edited; every 11th: `rejected` set
+        pl.when(pl.int_range(pl.len()) % 7 == 0)
+        .then(pl.col("messages").list.eval(pl.element().struct.with_fields(pl.field("content") + "！")))
+        .otherwise(pl.col("messages")),
+        pl.when(pl.int_range(pl.len()) % 11 == 0).then(pl.lit("另一个")).otherwise(pl.col("rejected")).alias("rejected"))
+    got = with_ids_where_changed(before, edited)
+    assert got["id"].to_list() == with_ids(edited)["id"].to_list()
+    assert (got["id"] != before["id"]).sum() > 300
+    assert with_ids_where_changed(before, before.clone())["id"].to_list() == before["id"].to_list()

@@ -187,40 +187,53 @@ def _list_error_line(text: str) -> int:
     return text.count("\n") + 1
 
 
-def read_json_file(path: Path, shown: str, tally: Tally | None = None) -> Iterator[RawRow]:
+def json_file_bytes(path: Path, shown: str) -> bytes:
+    """A JSON/JSONL file's bytes (gunzipped, BOM removed); an empty file is an EmptyFileError."""
     data = _read_bytes(path, shown)
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     if not data.strip():
         raise EmptyFileError(f"{shown}: file is empty", hint="remove the file from the recipe, fill it, or set "
                              "`allow_empty: true` on the source")
-    head = data.lstrip()[:1]
-    if head == b"[":
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as e:
-            line, msg = _decode_error(data, e)
-            raise UserError(f"{shown}:{line}: {msg}", hint="re-encode the file as UTF-8 (e.g. iconv -f GB18030 -t UTF-8)") from None
-        try:
-            items = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise UserError(f"{shown}:{e.lineno}: malformed JSON list (column {e.colno}): {e.msg}") from None
-        except (RecursionError, ValueError):
-            line = _list_error_line(text)
-            msg = _why(text, line)
-            raise UserError(f"{shown}:{line}: {msg} (a JSON list cannot be read past a bad element, in either "
-                            "`on_error` mode)", hint="fix the element, or convert the file to JSONL to reject single lines") from None
-        if not isinstance(items, list):
-            raise UserError(f"{shown}:1: expected a JSON list of records")
-        if not items:
-            raise EmptyFileError(f"{shown}: the JSON list is empty (`[]`)",
-                                 hint="remove the file from the recipe, fill it, or set `allow_empty: true` on the source")
-        if tally is not None:
-            tally.expected = len(items)
-        for i, item in enumerate(items, start=1):
-            yield RawRow(shown, i, item)
+    return data
+
+
+def is_json_list(data: bytes) -> bool:
+    return data.lstrip()[:1] == b"["
+
+
+def read_json_file(path: Path, shown: str, tally: Tally | None = None) -> Iterator[RawRow]:
+    data = json_file_bytes(path, shown)
+    if is_json_list(data):
+        yield from read_json_list(data, shown, tally)
         return
     yield from _read_jsonl(data, shown, tally)
+
+
+def read_json_list(data: bytes, shown: str, tally: Tally | None = None) -> Iterator[RawRow]:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line, msg = _decode_error(data, e)
+        raise UserError(f"{shown}:{line}: {msg}", hint="re-encode the file as UTF-8 (e.g. iconv -f GB18030 -t UTF-8)") from None
+    try:
+        items = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise UserError(f"{shown}:{e.lineno}: malformed JSON list (column {e.colno}): {e.msg}") from None
+    except (RecursionError, ValueError):
+        line = _list_error_line(text)
+        msg = _why(text, line)
+        raise UserError(f"{shown}:{line}: {msg} (a JSON list cannot be read past a bad element, in either "
+                        "`on_error` mode)", hint="fix the element, or convert the file to JSONL to reject single lines") from None
+    if not isinstance(items, list):
+        raise UserError(f"{shown}:1: expected a JSON list of records")
+    if not items:
+        raise EmptyFileError(f"{shown}: the JSON list is empty (`[]`)",
+                             hint="remove the file from the recipe, fill it, or set `allow_empty: true` on the source")
+    if tally is not None:
+        tally.expected = len(items)
+    for i, item in enumerate(items, start=1):
+        yield RawRow(shown, i, item)
 
 
 def _why(text: str, line: int) -> str:
@@ -238,18 +251,21 @@ def _read_jsonl(data: bytes, shown: str, tally: Tally | None = None) -> Iterator
     if tally is not None:
         tally.expected, tally.unit = sum(1 for line in lines if line.strip()), "non-blank lines"
     for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            text = line.decode("utf-8")
-        except UnicodeDecodeError as e:
-            yield RawRow(shown, lineno, error=f"not UTF-8: byte 0x{line[e.start]:02x} at column {e.start + 1}",
-                         raw=line.decode("utf-8", errors="replace"))
-            continue
-        try:
-            yield RawRow(shown, lineno, parse_json(text))
-        except ValueError as e:
-            yield RawRow(shown, lineno, error=str(e), raw=text)
+        if line.strip():
+            yield jsonl_row(shown, lineno, line)
+
+
+def jsonl_row(shown: str, lineno: int, line: bytes) -> RawRow:
+    """One non-blank JSONL line, parsed by Python's json (or the reason it cannot be)."""
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return RawRow(shown, lineno, error=f"not UTF-8: byte 0x{line[e.start]:02x} at column {e.start + 1}",
+                      raw=line.decode("utf-8", errors="replace"))
+    try:
+        return RawRow(shown, lineno, parse_json(text))
+    except ValueError as e:
+        return RawRow(shown, lineno, error=str(e), raw=text)
 
 
 def _csv_records(lines: list[str], delimiter: str) -> Iterator[tuple[int, int, list[str] | None, str | None]]:
@@ -334,6 +350,13 @@ def read_csv_file(path: Path, shown: str, fieldnames: list[str] | None, tally: T
 
 
 def read_parquet_file(path: Path, shown: str, tally: Tally | None = None) -> Iterator[RawRow]:
+    table = parquet_table(path, shown, tally)
+    for i, row in enumerate(table.iter_rows(named=True), start=1):
+        yield RawRow(shown, i, row)
+
+
+def parquet_table(path: Path, shown: str, tally: Tally | None = None):
+    """A Parquet file as one polars frame (its row count from the file metadata into `tally`)."""
     import polars as pl
 
     try:
@@ -345,8 +368,7 @@ def read_parquet_file(path: Path, shown: str, tally: Tally | None = None) -> Ite
                              hint="remove the file from the recipe, fill it, or set `allow_empty: true` on the source")
     if tally is not None:
         tally.expected, tally.unit = _parquet_rows(path, table.height), "Parquet rows (file metadata)"
-    for i, row in enumerate(table.iter_rows(named=True), start=1):
-        yield RawRow(shown, i, row)
+    return table
 
 
 def _parquet_rows(path: Path, fallback: int) -> int:

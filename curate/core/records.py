@@ -70,6 +70,20 @@ def with_ids(table: pl.DataFrame) -> pl.DataFrame:
     return table.with_columns(pl.Series("id", ids, dtype=pl.String))
 
 
+def with_ids_where_changed(before: pl.DataFrame, after: pl.DataFrame) -> pl.DataFrame:
+    """`with_ids(after)` for a stage that edits text in place (same rows, same order): only the rows whose
+    messages or `rejected` differ from `before` are hashed again; the rest keep their ids."""
+    if after.height == 0 or before["id"].null_count():
+        return with_ids(after)
+    changed = ((before["messages"] != after["messages"]).fill_null(True)
+               | before["rejected"].ne_missing(after["rejected"]))
+    idx = changed.arg_true()
+    if idx.len() == 0:
+        return after
+    fresh = with_ids(after[idx])["id"]
+    return after.with_columns(before["id"].scatter(idx, fresh))
+
+
 def as_rejects(table: pl.DataFrame, reason: str | pl.Expr, *, stage: str | None = None,
                detail: str | pl.Expr | None = None, twin_id: pl.Expr | None = None) -> pl.DataFrame:
     """Tag records as rejected; the pipeline fills `stage` if not given."""

@@ -10,7 +10,8 @@ import polars as pl
 
 from curate.core.errors import UserError
 from curate.core.hashing import sha256_file
-from curate.core.files import EmptyFileError, RawRow, Tally, read_file, resolve_paths
+from curate.core.files import EmptyFileError, RawRow, Tally, resolve_paths
+from curate.loaders.columnar import file_pieces
 from curate.loaders.formats import CONVERTERS, FORMATS_HELP, SchemaError, apply_columns, check_roles, detect_format
 from curate.core.records import REJECT_SCHEMA, records_frame, with_ids
 from curate.recipe import Source
@@ -41,28 +42,36 @@ def _iter_hub(src: Source) -> tuple[Iterator[RawRow], dict]:
     return (RawRow(shown, i, row) for i, row in enumerate(ds, start=1)), info
 
 
-def _rows(src: Source, base_dir: Path) -> tuple[list[tuple[Iterable[RawRow], dict, Tally]], list[str]]:
+def _rows(src: Source, base_dir: Path, fmt_holder: list) -> tuple[list[tuple[Iterable[RawRow], dict, Tally]], list[str]]:
     if src.hub:
         it, info = _iter_hub(src)
         return [(it, info, Tally())], []
     out = []
     for path, shown in resolve_paths(src.paths, base_dir, src.name):
         tally = Tally()
-        out.append((read_file(path, shown, src.fieldnames, tally), {"path": shown, "sha256": sha256_file(path)}, tally))
+        out.append((file_pieces(path, shown, src, fmt_holder, tally), {"path": shown, "sha256": sha256_file(path)}, tally))
     return out, []
 
 
 def load_source(src: Source, base_dir: Path, progress=None) -> LoadResult:
     """Read every record of a source. on_error=fail: first bad record -> UserError with file:line."""
     fmt_holder = [src.format]
-    kept: list[dict] = []
+    kept: list[dict] = []  # records of the exact path not yet in `parts`
+    parts: list[pl.DataFrame] = []
     rejected: list[dict] = []
     inputs: list[dict] = []
-    streams, warnings = _rows(src, base_dir)
+    streams, warnings = _rows(src, base_dir, fmt_holder)
     for stream, info, tally in streams:
         count, cut = 0, False
         try:
             for row in stream:
+                if isinstance(row, pl.DataFrame):  # a block the fast path converted (never with `limit`)
+                    parts += [records_frame(kept), row] if kept else [row]
+                    kept = []
+                    count += row.height
+                    if progress:
+                        progress(row.height)
+                    continue
                 if src.limit and len(kept) + len(rejected) >= src.limit:
                     cut = True
                     break
@@ -80,7 +89,8 @@ def load_source(src: Source, base_dir: Path, progress=None) -> LoadResult:
                             hint="an unbalanced quote or a stray record separator; fix the file")
         inputs.append({**info, "records": count})
     rejects = pl.DataFrame(rejected, schema=REJECT_SCHEMA) if rejected else pl.DataFrame(schema=REJECT_SCHEMA)
-    return LoadResult(with_ids(records_frame(kept)), rejects, inputs, fmt_holder[0] or "unknown", warnings)
+    records = pl.concat([*parts, records_frame(kept)]) if parts else records_frame(kept)
+    return LoadResult(with_ids(records), rejects, inputs, fmt_holder[0] or "unknown", warnings)
 
 
 def printable(value) -> str:

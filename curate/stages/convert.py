@@ -18,7 +18,7 @@ from typing import Literal
 import polars as pl
 from pydantic import Field
 
-from curate.core.records import empty_rejects, with_ids
+from curate.core.records import empty_rejects, with_ids_where_changed
 from curate.core.schema import StrictFrozen
 from curate.stages import StageContext, StageResult
 from curate.text import map_contents, text_expr
@@ -155,7 +155,7 @@ def apply(table: pl.DataFrame, opts: Options, ctx: StageContext) -> StageResult:
         "turns_converted": turns_changed,
         "traditional_before_by_source": {s: int(c) for s, c in per_source.iter_rows()},
     }
-    return StageResult(with_ids(out), empty_rejects(), stats)
+    return StageResult(with_ids_where_changed(table, out), empty_rejects(), stats)
 
 
 def report_section(step: dict, options: dict, plots: Path, passed) -> list[str]:

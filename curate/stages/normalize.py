@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from curate.core.records import empty_rejects, with_ids
+from curate.core.records import empty_rejects, with_ids_where_changed
 from curate.core.schema import StrictFrozen
 from curate.stages import StageContext, StageResult
 from curate.text import map_text, text_expr
@@ -52,4 +52,4 @@ def apply(table: pl.DataFrame, opts: Options, ctx: StageContext) -> StageResult:
     out = map_text(table, lambda e: normalize_expr(e, opts))
     after = out.select(text_expr().alias("t"))["t"]
     changed = int((before != after).sum()) if table.height else 0
-    return StageResult(with_ids(out), empty_rejects(), {"records_changed": changed})
+    return StageResult(with_ids_where_changed(table, out), empty_rejects(), {"records_changed": changed})
