@@ -150,6 +150,9 @@ def _load_all(recipe: Recipe, quiet: bool, funnel: Funnel) -> tuple[pl.DataFrame
 def _build_fresh(recipe: Recipe, vid: str, key: dict, writer: VersionWriter, quiet: bool, replace: bool = False) -> BuildResult:
     funnel = Funnel()
     t0 = time.perf_counter()
+    from curate.report_plots import warm_pyplot
+
+    warm_pyplot()
     table, rejects, inputs = _load_all(recipe, quiet, funnel)
     funnel.seconds["load"] = time.perf_counter() - t0
     ctx = StageContext(seed=recipe.seed, source_order=[s.name for s in recipe.sources], base_dir=recipe.base_dir)

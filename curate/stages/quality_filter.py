@@ -12,6 +12,7 @@ and `import openai` is not a vendor claim. docs/cleaning-language.md has the mea
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ from pydantic import Field
 from curate.core.errors import UserError
 from curate.core.records import as_rejects
 from curate.core.schema import StrictFrozen
-from curate.minhash import codepoints, ngram_hashes
+from curate.minhash import codepoints, ngram_hashes, workers
 from curate.stages import StageContext, StageResult
 from curate.text import cjk_share, contents_expr, joined_prose, plain_han_expr, text_expr
 
@@ -149,13 +150,22 @@ def repetition_ratios(texts: pl.Series, n: int) -> pl.Series:
     lengths = texts.str.len_chars().to_numpy().astype(np.int64)
     out = np.zeros(len(lengths), dtype=np.float64)
     rows = np.flatnonzero(lengths >= n)
-    for start in range(0, len(rows), REPETITION_CHUNK):
+
+    def one(start: int) -> None:  # numpy and polars release the GIL: chunks share the cores
         chunk = rows[start:start + REPETITION_CHUNK]
         flat, lens = codepoints(texts.gather(chunk).to_list())
         hashes, counts = ngram_hashes(flat, lens, n)
         grams = pl.DataFrame({"r": np.repeat(np.arange(len(chunk)), counts), "h": hashes})
         distinct = grams.group_by("r").agg(pl.col("h").n_unique()).sort("r")["h"].to_numpy()
         out[chunk] = 1.0 - distinct / counts
+
+    starts = range(0, len(rows), REPETITION_CHUNK)
+    if workers() > 1 and len(starts) > 1:
+        with ThreadPoolExecutor(workers()) as pool:
+            list(pool.map(one, starts))
+    else:
+        for start in starts:
+            one(start)
     return pl.Series(out)
 
 
