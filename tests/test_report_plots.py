@@ -67,3 +67,31 @@ def test_heatmap_colours_only_shown_effects(tmp_path):
     drawn = plot_heatmap(deltas, tmp_path / "h.png")
     assert drawn == {"shown": 2, "cells": 3, "coloured": 2}  # the largest |Δ| (not shown) stays grey
     assert (tmp_path / "h.png").stat().st_size > 0
+
+
+def test_figures_rendered_by_the_child_process_are_the_same_bytes(tmp_path, monkeypatch):
+    """A big build sends every other figure to a renderer process: same report and plots as inline."""
+    from curate import figures
+    from curate.build import build
+
+    recipe = REPO / "recipes" / "demo.yaml"
+    monkeypatch.setenv("ZHTUNE_FIGURE_PROCESS", "0")
+    inline = build(recipe, tmp_path / "inline", force=True)
+    monkeypatch.setenv("ZHTUNE_FIGURE_PROCESS", "1")
+    monkeypatch.setattr(figures, "RENDER_AHEAD_RECORDS", 1)  # the demo is small: force the child
+    sent = []
+    original = figures.FigureRenderer.finish
+
+    def counting(self):
+        sent.append(len(self.sent))
+        return original(self)
+
+    monkeypatch.setattr(figures.FigureRenderer, "finish", counting)
+    child = build(recipe, tmp_path / "child", force=True)
+    assert sent and sent[0] >= 3  # about half of the demo's figures went to the child
+    names = sorted(p.relative_to(inline.dir) for p in inline.dir.rglob("*") if p.is_file())
+    assert names == sorted(p.relative_to(child.dir) for p in child.dir.rglob("*") if p.is_file())
+    assert any(str(n).startswith("plots/") for n in names)
+    for n in names:
+        assert (inline.dir / n).read_bytes() == (child.dir / n).read_bytes(), n
+    assert figures._renderer is None
