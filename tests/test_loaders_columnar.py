@@ -135,3 +135,24 @@ def test_real_slices_load_the_same_on_both_paths(tmp_path, monkeypatch, shared_d
     copy = tmp_path / (src.stem + ".jsonl")
     copy.write_bytes(src.read_bytes())
     assert assert_same(copy, monkeypatch) == [True]
+
+
+@pytest.mark.parametrize("extra,fast", [
+    (None, True),
+    ({"instruction": 5, "output": "x"}, False),
+    ({"instruction": "a\ud800", "output": "x"}, False),
+    ({"instruction": "a", "output": ["x", "y"]}, False),
+    ({"instruction": "a", "output": "x", "anything": [[1], {"k": 2}]}, True),  # other keys: ignored by both
+    ({"instruction": "a"}, False),
+    ("not an object", False),
+])
+def test_json_lists_match_the_exact_path(tmp_path, monkeypatch, extra, fast):
+    items = EDGES * 2 + ([extra] if extra is not None else [])
+    path = tmp_path / "l.json"
+    path.write_text(json.dumps(items, indent=1), encoding="utf-8")  # ASCII escapes: a lone surrogate stays valid UTF-8
+    assert assert_same(path, monkeypatch) == ([True] if fast else [False] * len(items))
+
+
+def test_real_json_list_loads_the_same_on_both_paths(monkeypatch, shared_data):
+    src = shared_data / "alpaca_style_demo" / "llamafactory_alpaca_zh_demo.json"
+    assert assert_same(src, monkeypatch) == [True]

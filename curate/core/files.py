@@ -211,6 +211,13 @@ def read_json_file(path: Path, shown: str, tally: Tally | None = None) -> Iterat
 
 
 def read_json_list(data: bytes, shown: str, tally: Tally | None = None) -> Iterator[RawRow]:
+    items = json_list_items(data, shown, tally)
+    for i, item in enumerate(items, start=1):
+        yield RawRow(shown, i, item)
+
+
+def json_list_items(data: bytes, shown: str, tally: Tally | None = None) -> list:
+    """The elements of a JSON list file; a bad element or an empty list is a UserError naming the line."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -232,8 +239,7 @@ def read_json_list(data: bytes, shown: str, tally: Tally | None = None) -> Itera
                              hint="remove the file from the recipe, fill it, or set `allow_empty: true` on the source")
     if tally is not None:
         tally.expected = len(items)
-    for i, item in enumerate(items, start=1):
-        yield RawRow(shown, i, item)
+    return items
 
 
 def _why(text: str, line: int) -> str:

@@ -1,4 +1,4 @@
-"""The fast path of the loader: whole blocks of JSONL lines (or a Parquet table) parsed by Arrow and
+"""The fast path of the loader: whole blocks of JSONL lines, JSON lists and Parquet tables converted by Arrow and
 turned into records by polars expressions, for the common formats (alpaca/belle, sharegpt).
 
 A block is taken only when Arrow's strict reading and the checks below guarantee the record-by-record
@@ -195,8 +195,8 @@ def jsonl_blocks(data: bytes) -> Iterator[tuple[list[int], list[bytes]]]:
 def file_pieces(path, shown: str, src, fmt_holder: list, tally) -> Iterator:
     """A local file as records frames (blocks the fast path took) and RawRows (lines it did not), in file
     order. Same records, rejects and tally as `files.read_file`; `fmt_holder[0]` is the source's format."""
-    from curate.core.files import (data_suffix, is_json_list, json_file_bytes, jsonl_row, parquet_table,
-                                   read_file, read_json_list)
+    from curate.core.files import (data_suffix, is_json_list, json_file_bytes, json_list_items, jsonl_row,
+                                   parquet_table, read_file)
 
     suffix = data_suffix(path)
     base = suffix[:-3] if suffix.endswith(".gz") else suffix
@@ -214,7 +214,12 @@ def file_pieces(path, shown: str, src, fmt_holder: list, tally) -> Iterator:
         return
     data = json_file_bytes(path, shown)
     if is_json_list(data):
-        yield from read_json_list(data, shown, tally)
+        items = json_list_items(data, shown, tally)
+        frame = list_records(items, fmt_holder, src, shown)
+        if frame is not None:
+            yield frame
+        else:
+            yield from (RawRow(shown, i, item) for i, item in enumerate(items, start=1))
         return
     seen = 0
     for numbers, lines in jsonl_blocks(data):
@@ -230,6 +235,27 @@ def file_pieces(path, shown: str, src, fmt_holder: list, tally) -> Iterator:
         else:
             yield from (jsonl_row(shown, n, line) for n, line in zip(numbers, lines))
     tally.expected, tally.unit = seen, "non-blank lines"
+
+
+def list_records(items: list, fmt_holder: list, src, shown: str) -> pl.DataFrame | None:
+    """A JSON list file's elements (parsed by Python's json, as the exact path parses them) as records,
+    when every element is an object whose fields Arrow converts strictly; else None."""
+    import pyarrow as pa
+
+    if not items or not all(isinstance(item, dict) for item in items):
+        return None
+    fmt = _format(fmt_holder, items[0])
+    if fmt not in FAST_FORMATS:
+        return None
+    schema = arrow_schema(fmt, {})
+    keys = set().union(*map(dict.keys, items))
+    if fmt == "sharegpt" and keys & {"chosen", "rejected"}:
+        return None  # the exact path reads these as preference records
+    try:
+        table = pa.Table.from_pylist(items, schema=schema)  # other keys are ignored, as the converters do
+    except Exception:  # noqa: BLE001 - a number where text belongs, a lone surrogate...: the exact path
+        return None
+    return to_records(pl.from_arrow(table), fmt, src.name, src.type, shown, list(range(1, len(items) + 1)))
 
 
 def _format(fmt_holder: list, first: dict) -> str | None:
