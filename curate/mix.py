@@ -13,9 +13,12 @@ from curate.core.hashing import sha256_text
 from curate.recipe import Mix, Split
 
 
-def seeded_keys(ids: list[str], positions, seed: int, salt: str) -> list[str]:
-    """Sort keys of a seeded shuffle: (seed, salt, position in its table, id) hashed, per record."""
-    return [sha256_text(f"{seed}:{salt}:{i}:{rid}")[:16] for i, rid in zip(positions, ids)]
+def seeded_keys(ids: list[str], positions, seed: int, salt: str | list[str]) -> list[str]:
+    """Sort keys of a seeded shuffle: (seed, salt, position in its table, id) hashed, per record
+    (`salt`: one for all, or one per record: its mix group)."""
+    if isinstance(salt, str):
+        return [sha256_text(f"{seed}:{salt}:{i}:{rid}")[:16] for i, rid in zip(positions, ids)]
+    return [sha256_text(f"{seed}:{g}:{i}:{rid}")[:16] for g, i, rid in zip(salt, positions, ids, strict=True)]
 
 
 def test_flags(ids: list[str], seed: int, share: float) -> list[bool]:
@@ -98,6 +101,8 @@ def mix_records(table: pl.DataFrame, mix: Mix, seed: int) -> tuple[pl.DataFrame,
         chosen.append(take)
         dropped.append(rest)
         realized[group] = take.height
+    if not chosen:  # no records and no groups requested by name (e.g. `total:` after every record was rejected)
+        return table, table.clear(), mix_report(mix, available, targets, realized)
     return pl.concat(chosen), pl.concat(dropped), mix_report(mix, available, targets, realized)
 
 

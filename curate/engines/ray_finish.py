@@ -1,0 +1,204 @@
+"""The end of `--engine ray`, block by block: mix, split, Parquet, accounting and the report's inputs.
+
+A record's mix position is its rank in its group in load order; its split position its rank in the
+chosen table. Both come from per-block counts over sorted blocks (by `_ord`, then by (group, key)):
+tiny dicts to the driver, prefix sums back to one task per block, which calls mix.py's own key
+functions (`seeded_keys`, `test_flags`) and report_data.py's summaries. Train/test (sorted by the
+split key) and the rejects (by stage position and `_ord`, then the mix's drops) are streamed into
+the one Parquet writer by a task on the driver's node that holds one block at a time. No process
+holds the corpus: the driver sees counts, summaries and block references.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+
+from curate.core.parquet import ParquetStream
+from curate.core.records import RECORD_SCHEMA, REJECT_SCHEMA, as_rejects
+from curate.mix import group_column, keeps_all, mix_report, mix_targets, seeded_keys, test_flags
+from curate.report_data import kept_lengths, length_counts, length_edges, merge, summarize_kept, summarize_rejects
+
+LAST: dict = {}  # the last Ray finish on this driver: blocks and the largest block any of its tasks held (tests)
+
+
+def _group_counts(block: pa.Table, col: str) -> dict:
+    """Records per mix group in one block (and its size: the largest frame a task holds)."""
+    df = pl.from_arrow(block)
+    return {"groups": dict(df.group_by(col).len().iter_rows()), "rows": df.height}
+
+
+def _offsets(counts: list[dict]) -> list[dict]:
+    """Per block: records of each group in the blocks before it (prefix sums of `_group_counts`)."""
+    run, out = Counter(), []
+    for c in counts:
+        out.append(dict(run))
+        run.update(c["groups"])
+    return out
+
+
+def _rank(df: pl.DataFrame, col: str, offset: dict) -> pl.Expr:
+    """Rank of each record in its group over all blocks: the block's offset + its rank in the block."""
+    start = pl.col(col).replace_strict(offset, default=0, return_dtype=pl.Int64) if offset else pl.lit(0, pl.Int64)
+    return start + pl.int_range(pl.len(), dtype=pl.Int64).over(col)
+
+
+def _keyed(block: pa.Table, offset: dict, col: str, seed: int) -> pa.Table:
+    """The mix's seeded key of each record: its group as salt, its position in its group in load order."""
+    df = pl.from_arrow(block)
+    df = df.with_columns(_rank(df, col, offset).alias("_pos"))
+    keys = seeded_keys(df["id"].to_list(), df["_pos"].to_list(), seed, df[col].to_list())
+    return df.with_columns(pl.Series("_key", keys, dtype=pl.String)).to_arrow()
+
+
+def _select(block: pa.Table, offset: dict, col: str, want: dict | None, start: dict, seed: int, share: float,
+            stages: list[str]):
+    """Chosen records (with split key, side and length), the not-sampled ones (as rejects) and counts.
+
+    `want` None keeps every record (positions = load order); otherwise the first `want[g]` of each
+    group in key order are chosen, at position start[g] + rank in the chosen table (groups in order)."""
+    df = pl.from_arrow(block)
+    if want is None:
+        df = df.with_columns(pl.lit("", pl.String).alias("_all"))
+        df = df.with_columns(_rank(df, "_all", offset).alias("_cpos"), pl.lit(True).alias("_chosen")).drop("_all")
+    else:
+        df = df.with_columns(_rank(df, col, offset).alias("_rank"))
+        df = df.with_columns((pl.col("_rank") < pl.col(col).replace_strict(want, default=0, return_dtype=pl.Int64)).alias("_chosen"),
+                             (pl.col(col).replace_strict(start, default=0, return_dtype=pl.Int64) + pl.col("_rank")).alias("_cpos"))
+    chosen = df.filter(pl.col("_chosen"))
+    ids = chosen["id"].to_list()
+    side = test_flags(ids, seed, share) if share > 0 else [False] * len(ids)
+    records = chosen.select(list(RECORD_SCHEMA))
+    lengths = kept_lengths(records)
+    out = records.with_columns(pl.Series("_okey", seeded_keys(ids, chosen["_cpos"].to_list(), seed, "order"), dtype=pl.String),
+                               pl.Series("_test", side, dtype=pl.Boolean), lengths["n"].alias("_len"))
+    dropped = as_rejects(df.filter(~pl.col("_chosen")).select(list(RECORD_SCHEMA)), "not_sampled", stage="mix")
+    stats = {"in": Counter(df["source"].to_list()), "kept": Counter(records["source"].to_list()),
+             "rejected": Counter(dropped["source"].to_list()), "test": sum(side), "rows": df.height,
+             "summary": summarize_kept(records, stages, lengths=lengths)}
+    return out.to_arrow(), dropped.to_arrow(), stats
+
+
+def _as_rejects(block: pa.Table) -> pa.Table:
+    """A pass's rejected block in one schema (the rejects' sort needs the same columns in every block)."""
+    schema = {**REJECT_SCHEMA, "_spos": pl.Int64, "_ord": pl.Int64}
+    df = pl.from_arrow(block)
+    return df.with_columns(**{c: pl.lit(None, dtype=t) for c, t in schema.items() if c not in df.columns}) \
+        .select(list(schema)).cast(schema).to_arrow()
+
+
+def _lengths(block: pa.Table, bins) -> dict:
+    df = pl.from_arrow(block)
+    return {**length_counts(df.select("source", pl.col("_len").alias("n")), bins), "rows": df.height}
+
+
+def _reject_summary(block: pa.Table, stages: list[str], chunk: int) -> dict:
+    df = pl.from_arrow(block)
+    return {**summarize_rejects(df, stages, chunk), "rows": df.height, "total": df.height}
+
+
+def _write(refs: list, outputs: dict[str, str | None], schema: dict) -> dict:
+    """On the driver's node: blocks in order into the writer(s), one block held at a time.
+    outputs: {"train": path, "test": path or None} (split by `_test`) or {"all": path}."""
+    import ray
+
+    streams = {k: ParquetStream(Path(p), schema) for k, p in outputs.items() if p}
+    largest = 0
+    try:
+        for ref in refs:
+            block = ray.get(ref)
+            largest = max(largest, block.num_rows)
+            if "all" in streams:
+                streams["all"].write(block)
+                continue
+            df = pl.from_arrow(block)
+            streams["train"].write(df.filter(~pl.col("_test")))
+            if "test" in streams:
+                streams["test"].write(df.filter(pl.col("_test")))
+            del block, df
+    finally:
+        for s in streams.values():
+            s.close()
+    return {"rows": largest}
+
+
+def _sorted_refs(ray, refs: list, key) -> list:
+    """Blocks of `refs` sorted by `key` (Ray Data's distributed sort), in order; [] when there are no rows."""
+    ds = ray.data.from_arrow_refs(refs) if refs else None
+    if ds is None or ds.count() == 0:
+        return []
+    return ds.sort(key).to_arrow_refs()
+
+
+def finish_on_ray(ray, recipe, vid: str, key: dict, staged, funnel, inputs: list[dict], kept_ds, rejects_ds, here) -> dict:
+    """Mix, split, account and write the version into `staged` (a folder on the driver's node). Returns the manifest."""
+    from curate.finish import finish_summary, version_manifest, write_report_and_manifest
+
+    t0 = time.perf_counter()
+    task = lambda fn, n=1: ray.remote(num_returns=n)(fn)  # noqa: E731
+    mix, seed = recipe.mix, recipe.seed
+    col, keep_all = group_column(mix), keeps_all(mix)
+    stages = [s["stage"] for s in funnel.steps] + ["mix"]
+    blocks = _sorted_refs(ray, kept_ds.to_arrow_refs(), "_ord")
+    counts = ray.get([task(_group_counts).remote(b, col) for b in blocks])
+    available = dict(sum((Counter(c["groups"]) for c in counts), Counter()))
+    sizes = [c["rows"] for c in counts]
+    if keep_all:
+        want, start, offsets = None, {}, _offsets([{"groups": {"": c["rows"]}} for c in counts])
+        targets, report_realized = None, {}
+    else:
+        targets = mix_targets(mix, available)
+        offsets = _offsets(counts)
+        keyed = [task(_keyed).remote(b, o, col, seed) for b, o in zip(blocks, offsets)]
+        blocks = _sorted_refs(ray, keyed, [col, "_key"])
+        counts = ray.get([task(_group_counts).remote(b, col) for b in blocks])
+        sizes += [c["rows"] for c in counts]
+        offsets = _offsets(counts)
+        report_realized = {g: min(targets.get(g, 0), available.get(g, 0)) for g in sorted(set(available) | set(targets))}
+        want, start, run = targets, {}, 0
+        for g, n in report_realized.items():
+            start[g], run = run, run + n
+    selected = [task(_select, 3).remote(b, o, col, want, start, seed, recipe.split.test, stages)
+                for b, o in zip(blocks, offsets)]
+    stats = ray.get([s[2] for s in selected])
+    n_in, n_kept, n_rej = (sum((Counter(s[k]) for s in stats), Counter()) for k in ("in", "kept", "rejected"))
+    n_drop = sum(n_rej.values())
+    funnel.add_counts("mix", n_in, n_kept, n_rej, Counter({"not_sampled": n_drop}) if n_drop else Counter(),
+                      seconds=time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    chosen = [s[0] for s in selected]
+    kept_parts = [s["summary"] for s in stats]
+    first = merge(kept_parts)
+    bins = length_edges(first.get("len_min"), first.get("len_max"))
+    length_refs = [task(_lengths).remote(c, bins) for c in chosen]
+    train_blocks = _sorted_refs(ray, chosen, "_okey")
+    rejected = [task(_as_rejects).remote(b) for b in rejects_ds.to_arrow_refs()]
+    reject_blocks = _sorted_refs(ray, rejected, ["_spos", "_ord"]) + [s[1] for s in selected]
+    reject_parts = [task(_reject_summary).remote(b, stages, i) for i, b in enumerate(reject_blocks)]
+    n_test = sum(s["test"] for s in stats)
+    write = ray.remote(_write).options(scheduling_strategy=here)
+    outputs = {"train": str(staged.stage / "train.parquet"),
+               "test": str(staged.stage / "test.parquet") if n_test or recipe.split.test > 0 else None}
+    wrote = [write.remote(train_blocks, outputs, RECORD_SCHEMA),
+             write.remote(reject_blocks, {"all": str(staged.stage / "rejected.parquet")}, REJECT_SCHEMA)]
+    lengths, rejects = ray.get(length_refs), ray.get(reject_parts)
+    written = ray.get(wrote)
+    n_kept_total = sum(n_kept.values())
+    realized = report_realized if not keep_all else {}
+    mix_rep = mix_report(mix, available, targets, realized)
+    summary = finish_summary(kept_parts + [{k: v for k, v in r.items() if k not in ("rows", "total")} for r in rejects],
+                             [{k: v for k, v in p.items() if k != "rows"} for p in lengths], bins)
+    counts_out = {"train": n_kept_total - n_test, "test": n_test, "rejected": sum(r["total"] for r in rejects)}
+    manifest = version_manifest(recipe, vid, key, funnel, inputs, mix_rep, counts_out, summary)
+    write_report_and_manifest(staged.stage, manifest, summary)
+    funnel.seconds["write"] = time.perf_counter() - t0
+    held = sizes + [s["rows"] for s in stats] + [r["rows"] for r in rejects] + [p["rows"] for p in lengths] + \
+        [w["rows"] for w in written]
+    LAST.clear()
+    LAST.update({"blocks": len(blocks), "reject_blocks": len(reject_blocks), "largest_block": max(held, default=0),
+                 "records": n_kept_total + counts_out["rejected"]})
+    return manifest
