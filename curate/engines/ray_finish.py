@@ -93,12 +93,12 @@ def _as_rejects(block: pa.Table) -> pa.Table:
 
 def _lengths(block: pa.Table, bins) -> dict:
     df = pl.from_arrow(block)
-    return {**length_counts(df.select("source", pl.col("_len").alias("n")), bins), "rows": df.height}
+    return {"summary": length_counts(df.select("source", pl.col("_len").alias("n")), bins), "rows": df.height}
 
 
 def _reject_summary(block: pa.Table, stages: list[str], chunk: int) -> dict:
     df = pl.from_arrow(block)
-    return {**summarize_rejects(df, stages, chunk), "rows": df.height, "total": df.height}
+    return {"summary": summarize_rejects(df, stages, chunk), "rows": df.height}
 
 
 def _write(refs: list, outputs: dict[str, str | None], schema: dict) -> dict:
@@ -134,71 +134,84 @@ def _sorted_refs(ray, refs: list, key) -> list:
     return ds.sort(key).to_arrow_refs()
 
 
+class _Tasks:
+    """This module's functions as Ray tasks (made once per finish)."""
+
+    def __init__(self, ray, here):
+        self.ray = ray
+        self.counts, self.keyed, self.lengths, self.as_rejects, self.reject_summary = (
+            ray.remote(f) for f in (_group_counts, _keyed, _lengths, _as_rejects, _reject_summary))
+        self.select = ray.remote(num_returns=3)(_select)
+        self.write = ray.remote(_write).options(scheduling_strategy=here)  # the version is written on the driver's node
+
+    def group_counts(self, blocks: list, col: str) -> list[dict]:
+        return self.ray.get([self.counts.remote(b, col) for b in blocks])
+
+
+def _mix_plan(ray, tasks: _Tasks, kept_ds, mix, seed: int):
+    """(blocks to select from: in load order, or by (group, key); their offsets; the plan: targets
+    (None: keep all), available, realized and start per group; rows of each block a task held)."""
+    col = group_column(mix)
+    blocks = _sorted_refs(ray, kept_ds.to_arrow_refs(), "_ord")
+    counts = tasks.group_counts(blocks, col)
+    available = dict(sum((Counter(c["groups"]) for c in counts), Counter()))
+    sizes = [c["rows"] for c in counts]
+    if keeps_all(mix):  # every record, at its position in load order
+        plan = {"targets": None, "available": available, "realized": {}, "start": {}}
+        return blocks, _offsets([{"groups": {"": c["rows"]}} for c in counts]), plan, sizes
+    targets = mix_targets(mix, available)
+    keyed = [tasks.keyed.remote(b, o, col, seed) for b, o in zip(blocks, _offsets(counts))]
+    blocks = _sorted_refs(ray, keyed, [col, "_key"])
+    counts = tasks.group_counts(blocks, col)
+    realized = {g: min(targets.get(g, 0), available.get(g, 0)) for g in sorted(set(available) | set(targets))}
+    start, run = {}, 0  # where each group's chosen records begin in the chosen table (groups in order)
+    for g, n in realized.items():
+        start[g], run = run, run + n
+    plan = {"targets": targets, "available": available, "realized": realized, "start": start}
+    return blocks, _offsets(counts), plan, sizes + [c["rows"] for c in counts]
+
+
 def finish_on_ray(ray, recipe, vid: str, key: dict, staged, funnel, inputs: list[dict], kept_ds, rejects_ds, here) -> dict:
     """Mix, split, account and write the version into `staged` (a folder on the driver's node). Returns the manifest."""
     from curate.finish import finish_summary, version_manifest, write_report_and_manifest
 
     t0 = time.perf_counter()
-    task = lambda fn, n=1: ray.remote(num_returns=n)(fn)  # noqa: E731
-    mix, seed = recipe.mix, recipe.seed
-    col, keep_all = group_column(mix), keeps_all(mix)
+    tasks, mix, seed = _Tasks(ray, here), recipe.mix, recipe.seed
     stages = [s["stage"] for s in funnel.steps] + ["mix"]
-    blocks = _sorted_refs(ray, kept_ds.to_arrow_refs(), "_ord")
-    counts = ray.get([task(_group_counts).remote(b, col) for b in blocks])
-    available = dict(sum((Counter(c["groups"]) for c in counts), Counter()))
-    sizes = [c["rows"] for c in counts]
-    if keep_all:
-        want, start, offsets = None, {}, _offsets([{"groups": {"": c["rows"]}} for c in counts])
-        targets, report_realized = None, {}
-    else:
-        targets = mix_targets(mix, available)
-        offsets = _offsets(counts)
-        keyed = [task(_keyed).remote(b, o, col, seed) for b, o in zip(blocks, offsets)]
-        blocks = _sorted_refs(ray, keyed, [col, "_key"])
-        counts = ray.get([task(_group_counts).remote(b, col) for b in blocks])
-        sizes += [c["rows"] for c in counts]
-        offsets = _offsets(counts)
-        report_realized = {g: min(targets.get(g, 0), available.get(g, 0)) for g in sorted(set(available) | set(targets))}
-        want, start, run = targets, {}, 0
-        for g, n in report_realized.items():
-            start[g], run = run, run + n
-    selected = [task(_select, 3).remote(b, o, col, want, start, seed, recipe.split.test, stages)
+    blocks, offsets, plan, held = _mix_plan(ray, tasks, kept_ds, mix, seed)
+    selected = [tasks.select.remote(b, o, group_column(mix), plan["targets"], plan["start"], seed, recipe.split.test, stages)
                 for b, o in zip(blocks, offsets)]
     stats = ray.get([s[2] for s in selected])
     n_in, n_kept, n_rej = (sum((Counter(s[k]) for s in stats), Counter()) for k in ("in", "kept", "rejected"))
     n_drop = sum(n_rej.values())
     funnel.add_counts("mix", n_in, n_kept, n_rej, Counter({"not_sampled": n_drop}) if n_drop else Counter(),
                       seconds=time.perf_counter() - t0)
+
     t0 = time.perf_counter()
-    chosen = [s[0] for s in selected]
-    kept_parts = [s["summary"] for s in stats]
+    chosen, kept_parts = [s[0] for s in selected], [s["summary"] for s in stats]
     first = merge(kept_parts)
     bins = length_edges(first.get("len_min"), first.get("len_max"))
-    length_refs = [task(_lengths).remote(c, bins) for c in chosen]
-    train_blocks = _sorted_refs(ray, chosen, "_okey")
-    rejected = [task(_as_rejects).remote(b) for b in rejects_ds.to_arrow_refs()]
+    length_refs = [tasks.lengths.remote(c, bins) for c in chosen]
+    split_blocks = _sorted_refs(ray, chosen, "_okey")
+    rejected = [tasks.as_rejects.remote(b) for b in rejects_ds.to_arrow_refs()]
     reject_blocks = _sorted_refs(ray, rejected, ["_spos", "_ord"]) + [s[1] for s in selected]
-    reject_parts = [task(_reject_summary).remote(b, stages, i) for i, b in enumerate(reject_blocks)]
+    reject_refs = [tasks.reject_summary.remote(b, stages, i) for i, b in enumerate(reject_blocks)]
     n_test = sum(s["test"] for s in stats)
-    write = ray.remote(_write).options(scheduling_strategy=here)
     outputs = {"train": str(staged.stage / "train.parquet"),
                "test": str(staged.stage / "test.parquet") if n_test or recipe.split.test > 0 else None}
-    wrote = [write.remote(train_blocks, outputs, RECORD_SCHEMA),
-             write.remote(reject_blocks, {"all": str(staged.stage / "rejected.parquet")}, REJECT_SCHEMA)]
-    lengths, rejects = ray.get(length_refs), ray.get(reject_parts)
-    written = ray.get(wrote)
-    n_kept_total = sum(n_kept.values())
-    realized = report_realized if not keep_all else {}
-    mix_rep = mix_report(mix, available, targets, realized)
-    summary = finish_summary(kept_parts + [{k: v for k, v in r.items() if k not in ("rows", "total")} for r in rejects],
-                             [{k: v for k, v in p.items() if k != "rows"} for p in lengths], bins)
-    counts_out = {"train": n_kept_total - n_test, "test": n_test, "rejected": sum(r["total"] for r in rejects)}
-    manifest = version_manifest(recipe, vid, key, funnel, inputs, mix_rep, counts_out, summary)
+    wrote = [tasks.write.remote(split_blocks, outputs, RECORD_SCHEMA),
+             tasks.write.remote(reject_blocks, {"all": str(staged.stage / "rejected.parquet")}, REJECT_SCHEMA)]
+    lengths, rejects, written = ray.get(length_refs), ray.get(reject_refs), ray.get(wrote)
+
+    summary = finish_summary(kept_parts + [r["summary"] for r in rejects], [p["summary"] for p in lengths], bins)
+    n_chosen, n_rejected = sum(n_kept.values()), sum(r["rows"] for r in rejects)
+    counts = {"train": n_chosen - n_test, "test": n_test, "rejected": n_rejected}
+    manifest = version_manifest(recipe, vid, key, funnel, inputs, mix_report(mix, plan["available"], plan["targets"], plan["realized"]), counts,
+                                summary)
     write_report_and_manifest(staged.stage, manifest, summary)
     funnel.seconds["write"] = time.perf_counter() - t0
-    held = sizes + [s["rows"] for s in stats] + [r["rows"] for r in rejects] + [p["rows"] for p in lengths] + \
-        [w["rows"] for w in written]
+    held += [s["rows"] for s in stats] + [r["rows"] for r in rejects] + [p["rows"] for p in lengths] + [w["rows"] for w in written]
     LAST.clear()
     LAST.update({"blocks": len(blocks), "reject_blocks": len(reject_blocks), "largest_block": max(held, default=0),
-                 "records": n_kept_total + counts_out["rejected"]})
+                 "records": n_chosen + n_rejected})
     return manifest
