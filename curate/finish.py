@@ -75,11 +75,8 @@ def finish_summary(parts: list[dict], length_parts: list[dict], bins) -> dict:
     return summary
 
 
-def write_report_and_manifest(folder: Path, manifest: dict, summary: dict) -> None:
-    """report.md + plots, then manifest.json listing every file (checked on every cache hit and before export)."""
-    from curate.report import write_report
-
-    write_report(folder, manifest, summary)
+def write_manifest(folder: Path, manifest: dict) -> None:
+    """manifest.json, last: it lists every file (checked on every cache hit and before export/publish/train)."""
     manifest["files"] = file_records(folder)
     write_json(manifest, folder / "manifest.json")
 
@@ -111,6 +108,9 @@ def finish_build(recipe: Recipe, vid: str, key: dict, writer: VersionWriter, rep
         if test.height or recipe.split.test > 0:
             write_parquet(test, tmp / "test.parquet")
         write_parquet(all_rejects, tmp / "rejected.parquet")
-        write_report_and_manifest(tmp, manifest, summary)
+        from curate.report import write_report
+
+        write_report(tmp, manifest, summary)
+        write_manifest(tmp, manifest)
     funnel.seconds["write"] = time.perf_counter() - t0
     return manifest

@@ -173,7 +173,8 @@ def _mix_plan(ray, tasks: _Tasks, kept_ds, mix, seed: int):
 
 def finish_on_ray(ray, recipe, vid: str, key: dict, staged, funnel, inputs: list[dict], kept_ds, rejects_ds, here) -> dict:
     """Mix, split, account and write the version into `staged` (a folder on the driver's node). Returns the manifest."""
-    from curate.finish import finish_summary, version_manifest, write_report_and_manifest
+    from curate.finish import finish_summary, version_manifest, write_manifest
+    from curate.report import write_report
 
     t0 = time.perf_counter()
     tasks, mix, seed = _Tasks(ray, here), recipe.mix, recipe.seed
@@ -201,14 +202,16 @@ def finish_on_ray(ray, recipe, vid: str, key: dict, staged, funnel, inputs: list
                "test": str(staged.stage / "test.parquet") if n_test or recipe.split.test > 0 else None}
     wrote = [tasks.write.remote(split_blocks, outputs, RECORD_SCHEMA),
              tasks.write.remote(reject_blocks, {"all": str(staged.stage / "rejected.parquet")}, REJECT_SCHEMA)]
-    lengths, rejects, written = ray.get(length_refs), ray.get(reject_refs), ray.get(wrote)
+    lengths, rejects = ray.get(length_refs), ray.get(reject_refs)
 
     summary = finish_summary(kept_parts + [r["summary"] for r in rejects], [p["summary"] for p in lengths], bins)
     n_chosen, n_rejected = sum(n_kept.values()), sum(r["rows"] for r in rejects)
     counts = {"train": n_chosen - n_test, "test": n_test, "rejected": n_rejected}
     manifest = version_manifest(recipe, vid, key, funnel, inputs, mix_report(mix, plan["available"], plan["targets"], plan["realized"]), counts,
                                 summary)
-    write_report_and_manifest(staged.stage, manifest, summary)
+    write_report(staged.stage, manifest, summary)  # while the Parquet files are written
+    written = ray.get(wrote)
+    write_manifest(staged.stage, manifest)
     funnel.seconds["write"] = time.perf_counter() - t0
     held += [s["rows"] for s in stats] + [r["rows"] for r in rejects] + [p["rows"] for p in lengths] + [w["rows"] for w in written]
     LAST.clear()
