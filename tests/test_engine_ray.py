@@ -11,6 +11,7 @@ ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip ins
 
 from conftest import write_recipe  # noqa: E402
 from curate.build import build  # noqa: E402
+from curate.core.parquet import ROW_GROUP  # noqa: E402
 from curate.recipe import load_recipe  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -175,6 +176,30 @@ def test_every_mix_rule_same_bytes_block_by_block(local_ray, tmp_path):
             continue
         total = sum(res.manifest["counts"].values())
         assert ray_finish.LAST["records"] == total, name
-        if name != "none":
+        if name != "none":  # no task held more than a block (encoders: one row group), nor the driver any record
             assert ray_finish.LAST["blocks"] > 1 and ray_finish.LAST["largest_block"] < total / 2, (name, ray_finish.LAST)
+            assert ray_finish.LAST["largest_row_group"] <= ROW_GROUP
     assert res.manifest["mix"]["realized"]["b"] == 90
+
+
+@pytest.mark.slow
+def test_row_groups_encoded_by_workers_give_the_local_file(local_ray, tmp_path):
+    """150k records: train spans 3 row groups, each encoded by its own task from slices of sorted blocks."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from curate.engines import ray_finish
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for f in range(3):
+        with open(data / f"part{f}.jsonl", "w", encoding="utf-8") as out:
+            for i in range(50_000):
+                turns = [{"from": "human", "value": f"第{f}组问题{i}"}, {"from": "gpt", "value": f"回答{i * 7 % 1000}号"}]
+                out.write(json.dumps({"conversations": turns}, ensure_ascii=False) + "\n")
+    recipe = {"name": "big", "sources": [{"name": "s", "path": str(data / "*.jsonl")}], "clean": ["normalize"],
+              "split": {"test": 0.05}}
+    res = same_build(load_recipe(write_recipe(tmp_path, recipe)), tmp_path)
+    assert pq.ParquetFile(res.dir / "train.parquet").metadata.num_row_groups == 3
+    assert ray_finish.LAST["largest_row_group"] == ROW_GROUP and ray_finish.LAST["largest_block"] < 150_000 / 2

@@ -4,9 +4,10 @@ A record's mix position is its rank in its group in load order; its split positi
 chosen table. Both come from per-block counts over sorted blocks (by `_ord`, then by (group, key)):
 tiny dicts to the driver, prefix sums back to one task per block, which calls mix.py's own key
 functions (`seeded_keys`, `test_flags`) and report_data.py's summaries. Train/test (sorted by the
-split key) and the rejects (by stage position and `_ord`, then the mix's drops) are streamed into
-the one Parquet writer by a task on the driver's node that holds one block at a time. No process
-holds the corpus: the driver sees counts, summaries and block references.
+split key) and the rejects (by stage position and `_ord`, then the mix's drops) are cut into the
+writer's fixed row groups; workers encode one row group each (`core/parquet.encode_rows`) and a
+task on the driver's node lays them end to end under one footer (`ParquetConcat`), holding one at a
+time. No process holds the corpus: the driver sees counts, summaries and block references.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from curate.core.parquet import ParquetStream
+from curate.core.parquet import ParquetConcat, arrow_schema, encode_rows, row_group_plan
 from curate.core.records import RECORD_SCHEMA, REJECT_SCHEMA, as_rejects
 from curate.mix import group_column, keeps_all, mix_report, mix_targets, seeded_keys, test_flags
 from curate.report_data import kept_lengths, length_counts, length_edges, merge, summarize_kept, summarize_rejects
@@ -101,29 +103,42 @@ def _reject_summary(block: pa.Table, stages: list[str], chunk: int) -> dict:
     return {"summary": summarize_rejects(df, stages, chunk), "rows": df.height}
 
 
-def _write(refs: list, outputs: dict[str, str | None], schema: dict) -> dict:
-    """On the driver's node: blocks in order into the writer(s), one block held at a time.
-    outputs: {"train": path, "test": path or None} (split by `_test`) or {"all": path}."""
+def _side_counts(block: pa.Table) -> dict:
+    """Rows of a sorted chosen block that go to train and to test."""
+    n_test = pc.sum(block["_test"]).as_py() or 0 if block.num_rows else 0
+    return {"train": block.num_rows - n_test, "test": n_test}
+
+
+def _encode(schema: dict, side: bool | None, pieces: list[tuple[int, int]], *blocks: pa.Table) -> bytes:
+    """One row group of a file (from slices of its blocks), encoded as a standalone Parquet part.
+    side: the chosen blocks' `_test` value this file takes (None: every row, the rejects)."""
+    parts, arrow = [], arrow_schema(schema)
+    for (start, end), block in zip(pieces, blocks, strict=True):
+        if side is None:
+            part = block.slice(start, end - start)
+        else:
+            mask = block["_test"] if side else pc.invert(block["_test"])
+            part = block.take(pc.indices_nonzero(mask)[start:end])
+        parts.append(part.select(arrow.names).cast(arrow))
+    return encode_rows(pa.concat_tables(parts), schema)
+
+
+def _concat(path: str, schema: dict, parts: list) -> None:
+    """On the driver's node: the encoded row groups, in order, into one file (one part held at a time)."""
     import ray
 
-    streams = {k: ParquetStream(Path(p), schema) for k, p in outputs.items() if p}
-    largest = 0
-    try:
-        for ref in refs:
-            block = ray.get(ref)
-            largest = max(largest, block.num_rows)
-            if "all" in streams:
-                streams["all"].write(block)
-                continue
-            df = pl.from_arrow(block)
-            streams["train"].write(df.filter(~pl.col("_test")))
-            if "test" in streams:
-                streams["test"].write(df.filter(pl.col("_test")))
-            del block, df
-    finally:
-        for s in streams.values():
-            s.close()
-    return {"rows": largest}
+    out = ParquetConcat(Path(path), schema)
+    for ref in parts:
+        out.append(ray.get(ref))
+    out.close()
+
+
+def _write_file(tasks, path: Path, schema: dict, blocks: list, sizes: list[int], side: bool | None):
+    """Launch one encoding task per row group of the file and the task that concatenates them."""
+    plan = row_group_plan(sizes)
+    parts = [tasks.encode.remote(schema, side, [(s, e) for _, s, e in group], *[blocks[b] for b, _, _ in group])
+             for group in plan]
+    return tasks.concat.remote(str(path), schema, parts), max((sum(e - s for _, s, e in g) for g in plan), default=0)
 
 
 def _sorted_refs(ray, refs: list, key) -> list:
@@ -139,10 +154,10 @@ class _Tasks:
 
     def __init__(self, ray, here):
         self.ray = ray
-        self.counts, self.keyed, self.lengths, self.as_rejects, self.reject_summary = (
-            ray.remote(f) for f in (_group_counts, _keyed, _lengths, _as_rejects, _reject_summary))
+        self.counts, self.keyed, self.lengths, self.as_rejects, self.reject_summary, self.sides, self.encode = (
+            ray.remote(f) for f in (_group_counts, _keyed, _lengths, _as_rejects, _reject_summary, _side_counts, _encode))
         self.select = ray.remote(num_returns=3)(_select)
-        self.write = ray.remote(_write).options(scheduling_strategy=here)  # the version is written on the driver's node
+        self.concat = ray.remote(_concat).options(scheduling_strategy=here)  # the version is written on the driver's node
 
     def group_counts(self, blocks: list, col: str) -> list[dict]:
         return self.ray.get([self.counts.remote(b, col) for b in blocks])
@@ -198,11 +213,13 @@ def finish_on_ray(ray, recipe, vid: str, key: dict, staged, funnel, inputs: list
     reject_blocks = _sorted_refs(ray, rejected, ["_spos", "_ord"]) + [s[1] for s in selected]
     reject_refs = [tasks.reject_summary.remote(b, stages, i) for i, b in enumerate(reject_blocks)]
     n_test = sum(s["test"] for s in stats)
-    outputs = {"train": str(staged.stage / "train.parquet"),
-               "test": str(staged.stage / "test.parquet") if n_test or recipe.split.test > 0 else None}
-    wrote = [tasks.write.remote(split_blocks, outputs, RECORD_SCHEMA),
-             tasks.write.remote(reject_blocks, {"all": str(staged.stage / "rejected.parquet")}, REJECT_SCHEMA)]
+    sides = ray.get([tasks.sides.remote(b) for b in split_blocks])
     lengths, rejects = ray.get(length_refs), ray.get(reject_refs)
+    files = [(staged.stage / "train.parquet", RECORD_SCHEMA, split_blocks, [c["train"] for c in sides], False),
+             (staged.stage / "rejected.parquet", REJECT_SCHEMA, reject_blocks, [r["rows"] for r in rejects], None)]
+    if n_test or recipe.split.test > 0:
+        files.append((staged.stage / "test.parquet", RECORD_SCHEMA, split_blocks, [c["test"] for c in sides], True))
+    launched = [_write_file(tasks, *f) for f in files]
 
     summary = finish_summary(kept_parts + [r["summary"] for r in rejects], [p["summary"] for p in lengths], bins)
     n_chosen, n_rejected = sum(n_kept.values()), sum(r["rows"] for r in rejects)
@@ -210,11 +227,11 @@ def finish_on_ray(ray, recipe, vid: str, key: dict, staged, funnel, inputs: list
     manifest = version_manifest(recipe, vid, key, funnel, inputs, mix_report(mix, plan["available"], plan["targets"], plan["realized"]), counts,
                                 summary)
     write_report(staged.stage, manifest, summary)  # while the Parquet files are written
-    written = ray.get(wrote)
+    ray.get([w for w, _ in launched])
     write_manifest(staged.stage, manifest)
     funnel.seconds["write"] = time.perf_counter() - t0
-    held += [s["rows"] for s in stats] + [r["rows"] for r in rejects] + [p["rows"] for p in lengths] + [w["rows"] for w in written]
+    held += [s["rows"] for s in stats] + [r["rows"] for r in rejects] + [p["rows"] for p in lengths]
     LAST.clear()
     LAST.update({"blocks": len(blocks), "reject_blocks": len(reject_blocks), "largest_block": max(held, default=0),
-                 "records": n_chosen + n_rejected})
+                 "largest_row_group": max((n for _, n in launched), default=0), "records": n_chosen + n_rejected})
     return manifest
