@@ -105,7 +105,7 @@ def _reject_summary(block: pa.Table, stages: list[str], chunk: int) -> dict:
 
 def _side_counts(block: pa.Table) -> dict:
     """Rows of a sorted chosen block that go to train and to test."""
-    n_test = pc.sum(block["_test"]).as_py() or 0 if block.num_rows else 0
+    n_test = (pc.sum(block["_test"]).as_py() or 0) if block.num_rows else 0
     return {"train": block.num_rows - n_test, "test": n_test}
 
 
@@ -128,8 +128,9 @@ def _concat(path: str, schema: dict, parts: list) -> None:
     import ray
 
     out = ParquetConcat(Path(path), schema)
-    for ref in parts:
-        out.append(ray.get(ref))
+    for i in range(len(parts)):
+        out.append(ray.get(parts[i]))
+        parts[i] = None  # let the object store free the part
     out.close()
 
 
