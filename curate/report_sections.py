@@ -1,11 +1,10 @@
 """Per-stage report sections: removal per source, scalar stats, and the stage module's own
-`report_section(step, options, plots, passed)` when it has one."""
+`report_section(step, options, plots, passed)` when it has one (`passed`: the sum of its
+`report_summary(records)` over the records the stage kept, per chunk: report_data.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-
-import polars as pl
 
 from curate.stages import STAGES, stage_module
 
@@ -17,11 +16,10 @@ def _scalar_table(stats: dict) -> list[str]:
     return ["| statistic | value |", "|---|---:|", *[f"| {k} | {v} |" for k, v in flat.items()], ""]
 
 
-def _passed(manifest: dict, index: int, kept: pl.DataFrame, rejects: pl.DataFrame) -> pl.DataFrame:
-    """The records that step `index` of the funnel kept: the mix plus everything rejected later."""
-    later = [s["stage"] for s in manifest["funnel"][index + 1:]]
-    cols = ["source", "lang", "lang_score"]
-    return pl.concat([kept.select(cols), rejects.filter(pl.col("stage").is_in(later)).select(cols)])
+def stage_hook(stage: str, attr: str):
+    """A funnel step's stage module function `attr` (`dedup:minhash#2` -> dedup's), or None."""
+    name = stage.split(":")[0].split("#")[0]
+    return getattr(stage_module(name), attr, None) if name in STAGES else None
 
 
 def _options(manifest: dict, index: int) -> dict:
@@ -39,17 +37,17 @@ def _by_source(step: dict) -> list[str]:
             *[f"| {s} | {c['in']} | {c['rejected']} | {c['rejected'] / max(c['in'], 1):.1%} |" for s, c in rows], ""]
 
 
-def stage_sections(manifest: dict, rejects: pl.DataFrame, plots: Path, kept: pl.DataFrame) -> list[str]:
-    """One section per stage: removal per source, its statistics, and its own plots (`kept`: train + test)."""
+def stage_sections(manifest: dict, plots: Path, passed: dict[int, dict]) -> list[str]:
+    """One section per stage: removal per source, its statistics, and its own plots (`passed`: funnel
+    index -> the stage's summary of the records it kept)."""
     lines: list[str] = []
     for index, step in enumerate(manifest["funnel"]):
         if step["stage"] in ("load", "mix"):
             continue
         body = _by_source(step) + _scalar_table(step["stats"])
-        name = step["stage"].split(":")[0].split("#")[0]
-        own = getattr(stage_module(name), "report_section", None) if name in STAGES else None
-        if own:  # the stage's own section: (step, options, plots, passed() -> the records it kept)
-            body += own(step, _options(manifest, index), plots, lambda: _passed(manifest, index, kept, rejects))
+        own = stage_hook(step["stage"], "report_section")
+        if own:  # the stage's own section: (step, options, plots, its summary of the records it kept)
+            body += own(step, _options(manifest, index), plots, passed.get(index))
         if body:
             lines += [f"## Stage `{step['stage']}`", "", *body]
     return lines

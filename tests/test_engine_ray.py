@@ -11,6 +11,7 @@ ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip ins
 
 from conftest import write_recipe  # noqa: E402
 from curate.build import build  # noqa: E402
+from curate.core.parquet import ROW_GROUP  # noqa: E402
 from curate.recipe import load_recipe  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,8 +69,11 @@ def local_ray(tmp_path):
 
 
 def test_demo_same_version_and_bytes_with_a_worker_killed_mid_stage(local_ray, tmp_path):
+    from curate.engines import ray_finish
+
     res = same_build(load_recipe(DEMO), tmp_path)
     assert local_ray.exists(), "the quality filter never ran on a worker: nothing was killed"
+    assert ray_finish.LAST["records"] == sum(res.manifest["counts"].values())  # the end ran block by block
     steps = {s["stage"]: s for s in res.manifest["funnel"]}
     assert steps["dedup:minhash"]["rejected"] > 0 and steps["decontaminate"]["rejected"] > 0  # the demo's planted twins
 
@@ -132,3 +136,70 @@ def test_run_options_are_not_part_of_the_version(tmp_path):
     on_ray = load_recipe(write_recipe(tmp_path, recipe | {"run": {"engine": "ray", "address": "auto", "workers": 4}}, "ray.yaml"))
     assert on_ray.run.engine == "ray" and plain.run.engine == "local"
     assert version_id(on_ray)[0] == version_id(plain)[0]
+
+
+def _many_files(folder: Path) -> list[dict]:
+    """Two sources in 5 files (one block each): varied lengths, exact duplicates, too-short records."""
+    import json
+
+    folder.mkdir(parents=True, exist_ok=True)
+    sources = []
+    for name, kind, files, per in (("a", "general", 3, 30), ("b", "multiturn", 2, 25)):
+        for f in range(files):
+            with open(folder / f"{name}{f}.jsonl", "w", encoding="utf-8") as out:
+                for i in range(per):
+                    n = (i * 7 + f) % 13
+                    text = "短" if i % 17 == 5 else f"{name}问题{i % 20}：" + "内容" * (n * n + 1)
+                    turns = [{"from": "human", "value": text}, {"from": "gpt", "value": "回答" * (n + 2) + str(i % 20)}]
+                    out.write(json.dumps({"conversations": turns}, ensure_ascii=False) + "\n")
+        sources.append({"name": name, "path": str(folder / f"{name}*.jsonl"), "type": kind})
+    return sources
+
+
+def test_every_mix_rule_same_bytes_block_by_block(local_ray, tmp_path):
+    """keep-all, by_type, counts with a shortfall, nothing kept, and replace (the one-task fallback)."""
+    from curate.engines import ray_finish
+
+    sources = _many_files(tmp_path / "data")
+    clean = ["normalize", {"filter": {"min_record_chars": 6}}, {"dedup": {"method": "exact"}}]
+    cases = {"all": {"split": {"test": 0.2}},
+             "by_type": {"mix": {"by_type": {"general": 1, "multiturn": 2}, "total": 40}, "split": {"test": 0.1}},
+             "counts": {"mix": {"counts": {"a": 12, "b": 1000}}},
+             "none": {"clean": [{"filter": {"min_record_chars": 100000}}], "mix": {"total": 5}, "split": {"test": 0.5}},
+             "replace": {"mix": {"counts": {"a": 5, "b": 90}, "replace": True}}}
+    for name, extra in cases.items():
+        recipe = {"name": name, "seed": 3, "sources": sources, "clean": clean} | extra
+        ray_finish.LAST.clear()
+        res = same_build(load_recipe(write_recipe(tmp_path, recipe, f"{name}.yaml")), tmp_path / name)
+        if name == "replace":
+            assert not ray_finish.LAST  # drawn copies: the single-task ending
+            continue
+        total = sum(res.manifest["counts"].values())
+        assert ray_finish.LAST["records"] == total, name
+        if name != "none":  # no task held more than a block (encoders: one row group), nor the driver any record
+            assert ray_finish.LAST["blocks"] > 1 and ray_finish.LAST["largest_block"] < total / 2, (name, ray_finish.LAST)
+            assert ray_finish.LAST["largest_row_group"] <= ROW_GROUP
+    assert res.manifest["mix"]["realized"]["b"] == 90
+
+
+@pytest.mark.slow
+def test_row_groups_encoded_by_workers_give_the_local_file(local_ray, tmp_path):
+    """150k records: train spans 3 row groups, each encoded by its own task from slices of sorted blocks."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from curate.engines import ray_finish
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for f in range(3):
+        with open(data / f"part{f}.jsonl", "w", encoding="utf-8") as out:
+            for i in range(50_000):
+                turns = [{"from": "human", "value": f"第{f}组问题{i}"}, {"from": "gpt", "value": f"回答{i * 7 % 1000}号"}]
+                out.write(json.dumps({"conversations": turns}, ensure_ascii=False) + "\n")
+    recipe = {"name": "big", "sources": [{"name": "s", "path": str(data / "*.jsonl")}], "clean": ["normalize"],
+              "split": {"test": 0.05}}
+    res = same_build(load_recipe(write_recipe(tmp_path, recipe)), tmp_path)
+    assert pq.ParquetFile(res.dir / "train.parquet").metadata.num_row_groups == 3
+    assert ray_finish.LAST["largest_row_group"] == ROW_GROUP and ray_finish.LAST["largest_block"] < 150_000 / 2

@@ -19,7 +19,7 @@ def test_mix_plot_counts_train_plus_test_like_its_table(demo, tmp_path):
     from curate.report_plots import plot_mix
 
     m = demo.manifest
-    drawn = plot_mix(m, _kept(demo), tmp_path / "mix.png")
+    drawn = plot_mix(m, dict(_kept(demo).group_by("type").len().iter_rows()), tmp_path / "mix.png")
     assert sum(drawn["realized"].values()) == m["counts"]["train"] + m["counts"]["test"] == 58
     assert drawn["realized"] == {g: m["mix"]["realized"].get(g, 0) for g in drawn["realized"]}
     assert drawn["requested"] == {g: m["mix"]["requested"].get(g, 0) for g in drawn["requested"]}
@@ -31,23 +31,34 @@ def test_mix_plot_counts_train_plus_test_like_its_table(demo, tmp_path):
 
 
 def test_length_plot_uses_one_set_of_bins_and_counts_every_record(demo, tmp_path):
+    from curate.report_data import kept_lengths, length_counts, length_edges, length_plot_data, summarize_kept
     from curate.report_plots import plot_lengths
 
     kept = _kept(demo)
-    drawn = plot_lengths(kept, tmp_path / "lengths.png")
+    stages = [s["stage"] for s in demo.manifest["funnel"]]
+    first = summarize_kept(kept, stages)
+    bins = length_edges(first["len_min"], first["len_max"])
+    halves = [length_counts(kept_lengths(kept.slice(0, 20)), bins), length_counts(kept_lengths(kept.slice(20)), bins)]
+    from curate.report_data import merge
+
+    drawn = plot_lengths(length_plot_data(merge(halves), bins), tmp_path / "lengths.png")
     assert len(drawn["edges"]) == 31
     per_source = dict(kept.group_by("source").len().iter_rows())
     assert {s: sum(c) for s, c in drawn["counts"].items()} == per_source
 
 
 def test_language_plot_draws_the_records_the_stage_kept(demo):
-    from curate.report_sections import _options, _passed
+    from curate.report_data import merge, summarize_kept, summarize_rejects
+    from curate.report_sections import _options
 
     m = demo.manifest
-    index = next(i for i, s in enumerate(m["funnel"]) if s["stage"] == "language")
-    passed = _passed(m, index, _kept(demo), demo.rejected())
-    assert passed.height == m["funnel"][index]["kept"]
-    assert passed["lang_score"].drop_nulls().len() == passed.height
+    stages = [s["stage"] for s in m["funnel"]]
+    index = stages.index("language")
+    rejected = demo.rejected()
+    parts = [summarize_kept(_kept(demo), stages), summarize_rejects(rejected.slice(0, 9), stages, chunk=0),
+             summarize_rejects(rejected.slice(9), stages, chunk=1)]
+    passed = merge(parts)["passed"][index]  # what the language plot draws: the records the stage kept
+    assert passed["scores"] == sum(passed["counts"]) == m["funnel"][index]["kept"]
     assert _options(m, index)["min_score"] == 0.5
     assert "language_scores.png" in (demo.dir / "report.md").read_text(encoding="utf-8")
 

@@ -14,6 +14,7 @@ from typing import Iterator
 import polars as pl
 
 from curate.core.errors import UserError
+from curate.core.parquet import write_parquet  # noqa: F401  (the version files' writer)
 
 SPLITS = ("train", "test")
 MANIFEST = "manifest.json"
@@ -136,11 +137,6 @@ def damaged_files(version: Version) -> list[str]:
         elif sha256_file(f) != rec.get("sha256"):
             problems.append(f"{rel} changed (sha256 differs from the manifest)")
     return problems
-
-
-def write_parquet(table: pl.DataFrame, path: Path) -> None:
-    """Byte-stable Parquet: fixed compression, no statistics that depend on timing."""
-    table.write_parquet(path, compression="zstd", compression_level=3, statistics=True, use_pyarrow=False)
 
 
 def write_json(obj: dict, path: Path) -> None:

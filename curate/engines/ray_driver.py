@@ -3,8 +3,8 @@
 Passes: load (a task per file) -> runs of per-record stages fused into one `map_batches` ->
 dedup as hash shuffles (`ray_dedup.py`) -> the final validate. Each pass tags every record kept
 or rejected (with its stage position) and emits funnel payloads that the driver sums. The end
-(mix, split, accounting, Parquet, report) is the local `finish_build`, run in one task on the
-driver's node over the records sorted back into load order. The driver holds counts only.
+(mix, split, accounting, Parquet, report) runs block by block (`ray_finish.py`); only a mix with
+`replace: true` still runs the local `finish_build` in one task. The driver holds counts only.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import polars as pl
 from curate.engines.batches import KEPT_SCHEMA, run_steps
 from curate.engines.funnel_parts import add_steps, merge_stats
 from curate.core.errors import UserError
+from curate.mix import keeps_all
 from curate.pipeline import VALIDATE, Funnel, stage_label
 from curate.core.records import RECORD_SCHEMA, REJECT_SCHEMA
 from curate.stages import StageContext
@@ -174,7 +175,8 @@ def _run_pass(ray, ds, kind: str, steps: list[tuple], ctx: StageContext, buckets
 
 
 def _finish(recipe, vid, key, writer, replace, funnel, inputs, kept_refs, reject_refs):
-    """On the driver's node: the records back in load order, then the local engine's ending."""
+    """On the driver's node: the records back in load order, then the local engine's ending. Only for
+    `mix.replace` (its extra copies are drawn by one numpy generator over the groups in turn)."""
     import ray
 
     from curate.finish import finish_build
@@ -234,11 +236,16 @@ def build_on_ray(recipe, vid: str, key: dict, writer, quiet: bool, replace: bool
         all_rejected.append(rej)
     rejects = all_rejected[0].union(*all_rejected[1:])
     here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
-    finish = ray.remote(_finish).options(scheduling_strategy=here)
     staged = StagedWriter(writer.final)
     try:
-        manifest = _get(ray, finish.remote(recipe, vid, key, staged, replace, funnel, inputs,
-                                           ds.to_arrow_refs(), rejects.to_arrow_refs()))
+        if recipe.mix.replace and not keeps_all(recipe.mix):
+            finish = ray.remote(_finish).options(scheduling_strategy=here)
+            manifest = _get(ray, finish.remote(recipe, vid, key, staged, replace, funnel, inputs,
+                                               ds.to_arrow_refs(), rejects.to_arrow_refs()))
+        else:
+            from curate.engines.ray_finish import finish_on_ray
+
+            manifest = finish_on_ray(ray, recipe, vid, key, staged, funnel, inputs, ds, rejects, here)
         staged.publish(writer, replace)
     finally:
         shutil.rmtree(staged.stage, ignore_errors=True)

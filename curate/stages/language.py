@@ -186,8 +186,21 @@ def _histogram(scores: list[float], bins: int = 10) -> dict[str, int]:
     return hist
 
 
-def report_section(step: dict, options: dict, plots: Path, passed) -> list[str]:
-    """report.md: labels judged, and a histogram of the kept records' scores (`passed()`: what the stage kept)."""
+SCORE_BINS = 20  # the report's score histogram: 20 bins over [0, 1]
+
+
+def report_summary(passed: pl.DataFrame) -> dict:
+    """Per chunk of the records the stage kept: their scores' histogram (summed into `report_section`'s `passed`)."""
+    import numpy as np
+
+    scores = passed["lang_score"].drop_nulls().to_numpy()
+    counts, _ = np.histogram(scores, bins=np.linspace(0, 1, SCORE_BINS + 1))
+    return {"scores": len(scores), "counts": counts.tolist()}
+
+
+def report_section(step: dict, options: dict, plots: Path, passed: dict | None) -> list[str]:
+    """report.md: labels judged, and a histogram of the kept records' scores (`passed`: `report_summary`
+    summed over what the stage kept)."""
     import numpy as np
 
     from curate.report_plots import plot_file, pyplot, save_figure
@@ -199,11 +212,11 @@ def report_section(step: dict, options: dict, plots: Path, passed) -> list[str]:
     if langs:
         lines += [f"Labels of the {step['in']} records the stage judged (kept and rejected):", "",
                   "| language | records |", "|---|---:|", *[f"| {k} | {v} |" for k, v in list(langs.items())[:12]], ""]
-    scores = passed()["lang_score"].drop_nulls().to_numpy()
-    if len(scores):
+    n_scores = passed["scores"] if passed else 0
+    if n_scores:
         plt = pyplot()
         name = plot_file(step["stage"], "scores")
-        counts, edges = np.histogram(scores, bins=np.linspace(0, 1, 21))
+        counts, edges = np.array(passed["counts"], dtype=np.int64), np.linspace(0, 1, SCORE_BINS + 1)
         fig, ax = plt.subplots(figsize=(6, 2.8))
         ax.stairs(counts, edges, fill=True, color="#8172b3")
         if min_score is not None:
@@ -213,7 +226,7 @@ def report_section(step: dict, options: dict, plots: Path, passed) -> list[str]:
             ax.set_yscale("log")
         ax.set_xlabel("fastText score of the record's label")
         ax.set_ylabel("records")
-        ax.set_title(f"{step['stage']}: scores of the {len(scores)} records kept ({step['rejected']} rejected, "
+        ax.set_title(f"{step['stage']}: scores of the {n_scores} records kept ({step['rejected']} rejected, "
                      "not shown)", fontsize=9)
         save_figure(fig, plots / name)
         plt.close(fig)
