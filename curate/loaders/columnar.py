@@ -235,6 +235,21 @@ def file_pieces(path, shown: str, src, fmt_holder: list, tally) -> Iterator:
         else:
             yield from (jsonl_row(shown, n, line) for n, line in zip(numbers, lines))
     tally.expected, tally.unit = seen, "non-blank lines"
+    release_arrow_memory()
+
+
+def release_arrow_memory() -> None:
+    """Hand back to the system what the parsed blocks left free in Arrow's pool and in the C heap (the
+    lines and blocks of bytes): polars allocates from neither, so kept it would only add to the peak."""
+    import ctypes
+
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        pass
 
 
 def list_records(items: list, fmt_holder: list, src, shown: str) -> pl.DataFrame | None:

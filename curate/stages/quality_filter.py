@@ -138,7 +138,7 @@ def _rules(opts: Options, patterns: dict[str, str]) -> list[tuple[str, pl.Expr, 
     return rules
 
 
-REPETITION_CHUNK = 16384  # texts hashed at once: bounds the n-gram arrays (memory) whatever the table size
+REPETITION_CHUNK = 16384  # texts hashed at once (over all threads): bounds the n-gram arrays whatever the table size
 
 
 def repetition_ratios(texts: pl.Series, n: int) -> pl.Series:
@@ -150,16 +150,17 @@ def repetition_ratios(texts: pl.Series, n: int) -> pl.Series:
     lengths = texts.str.len_chars().to_numpy().astype(np.int64)
     out = np.zeros(len(lengths), dtype=np.float64)
     rows = np.flatnonzero(lengths >= n)
+    size = max(REPETITION_CHUNK // workers(), 1)  # the threads' chunks together hold what one chunk did
 
     def one(start: int) -> None:  # numpy and polars release the GIL: chunks share the cores
-        chunk = rows[start:start + REPETITION_CHUNK]
+        chunk = rows[start:start + size]
         flat, lens = codepoints(texts.gather(chunk).to_list())
         hashes, counts = ngram_hashes(flat, lens, n)
         grams = pl.DataFrame({"r": np.repeat(np.arange(len(chunk)), counts), "h": hashes})
         distinct = grams.group_by("r").agg(pl.col("h").n_unique()).sort("r")["h"].to_numpy()
         out[chunk] = 1.0 - distinct / counts
 
-    starts = range(0, len(rows), REPETITION_CHUNK)
+    starts = range(0, len(rows), size)
     if workers() > 1 and len(starts) > 1:
         with ThreadPoolExecutor(workers()) as pool:
             list(pool.map(one, starts))
