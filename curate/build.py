@@ -150,9 +150,8 @@ def _load_all(recipe: Recipe, quiet: bool, funnel: Funnel) -> tuple[pl.DataFrame
 def _build_fresh(recipe: Recipe, vid: str, key: dict, writer: VersionWriter, quiet: bool, replace: bool = False) -> BuildResult:
     funnel = Funnel()
     t0 = time.perf_counter()
-    from curate.figures import finish_figures, start_renderer, warm_pyplot
+    from curate.figures import finish_figures, start_renderer
 
-    warm_pyplot()
     table, rejects, inputs = _load_all(recipe, quiet, funnel)
     funnel.seconds["load"] = time.perf_counter() - t0
     start_renderer(table.height)  # its start-up overlaps the stages

@@ -30,14 +30,6 @@ def pyplot():
     return plt
 
 
-def warm_pyplot() -> None:
-    """Import matplotlib on a background thread while the build runs (about 0.5 s of imports that mostly
-    overlap the build's Arrow/polars work, which releases the GIL); `pyplot()` then finds it loaded."""
-    import numpy  # noqa: F401 - imported here first, so the two threads never race for it
-
-    threading.Thread(target=pyplot, name="zhtune-warm-matplotlib", daemon=True).start()
-
-
 def render(fig, path: str | Path) -> None:
     """Lay out and write a figure without a version string in its metadata (byte-stable)."""
     fig.tight_layout()

@@ -88,18 +88,23 @@ def finish_build(recipe: Recipe, vid: str, key: dict, writer: VersionWriter, rep
     t0 = time.perf_counter()
     chosen, dropped, mix_report = mix_records(table, recipe.mix, recipe.seed)
     not_sampled = as_rejects(dropped, "not_sampled", stage="mix")
-    distinct = chosen.unique(subset=["source", "meta"])  # differs from chosen only with mix.replace
+    distinct = chosen.unique(subset=["source", "meta"]) if recipe.mix.replace else chosen  # copies only then
     funnel.add("mix", table, distinct, not_sampled, seconds=time.perf_counter() - t0)
     rejects.append(not_sampled)
     train, test = split_records(chosen, recipe.split, recipe.seed)
+    del table, chosen
 
     all_rejects = pl.concat([r.select(list(REJECT_SCHEMA)) for r in rejects]).cast(REJECT_SCHEMA)
     stages = [s["stage"] for s in funnel.steps]
-    kept = pl.concat([train, test]) if test.height else train
-    lengths = kept_lengths(kept)
-    parts = [summarize_kept(kept, stages, distinct, lengths), summarize_rejects(all_rejects, stages)]
+    if recipe.mix.replace:  # repeated records: counted once, from `distinct`
+        kept_parts = [(pl.concat([train, test]) if test.height else train, distinct)]
+    else:  # summed over train and test apart (the summaries merge): no copy of the kept records
+        kept_parts = [(part, part) for part in (train, test) if part.height] or [(train, train)]
+    lengths = [kept_lengths(part) for part, _ in kept_parts]
+    parts = [summarize_kept(part, stages, once, n) for (part, once), n in zip(kept_parts, lengths)]
+    parts.append(summarize_rejects(all_rejects, stages))
     bins = length_edges(*(merge(parts).get(k) for k in ("len_min", "len_max")))
-    summary = finish_summary(parts, [length_counts(lengths, bins)], bins)
+    summary = finish_summary(parts, [length_counts(n, bins) for n in lengths], bins)
     counts = {"train": train.height, "test": test.height, "rejected": all_rejects.height}
     manifest = version_manifest(recipe, vid, key, funnel, inputs, mix_report, counts, summary)
     t0 = time.perf_counter()

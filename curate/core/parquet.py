@@ -90,9 +90,11 @@ class ParquetStream:
 
 
 def write_parquet(table: pl.DataFrame, path: Path) -> None:
-    """A whole frame through the same writer (the local engine's path)."""
+    """A whole frame through the same writer (the local engine's path), one row group's rows at a time
+    (so only that slice is ever converted to Arrow)."""
     with ParquetStream(path, table.schema) as out:
-        out.write(table)
+        for start in range(0, table.height, ROW_GROUP):
+            out.write(table.slice(start, ROW_GROUP))
 
 
 def encode_rows(chunk: pl.DataFrame | pa.Table, schema, row_group: int = ROW_GROUP) -> bytes:
