@@ -106,7 +106,7 @@ def _serve() -> None:
     """The child: render (path, pickled figure) requests from stdin until it closes."""
     import queue
 
-    pyplot()
+    plt = pyplot()
     inbox: queue.Queue = queue.Queue()
 
     def read() -> None:  # read ahead, so the parent never blocks on a full pipe while we render
@@ -121,8 +121,6 @@ def _serve() -> None:
     while (job := inbox.get()) is not None:
         path, data = job
         try:
-            import matplotlib.pyplot as plt
-
             fig = pickle.loads(data)
             render(fig, path)
             plt.close(fig)

@@ -38,6 +38,16 @@ def workers() -> int:
     return max(1, min(int(os.environ.get("ZHTUNE_THREADS", "0")) or (os.cpu_count() or 1), 8))
 
 
+def on_threads(fn: Callable, starts) -> list:
+    """`fn` of every block start, in order, on `workers()` threads when there is more than one block
+    (numpy and polars release the GIL, so blocks share the cores)."""
+    starts = list(starts)
+    if workers() > 1 and len(starts) > 1:
+        with ThreadPoolExecutor(workers()) as pool:
+            return list(pool.map(fn, starts))
+    return [fn(lo) for lo in starts]
+
+
 def _mix(h: np.ndarray) -> np.ndarray:
     """splitmix64 finaliser, in place: spreads every input bit over the 64 output bits."""
     h ^= h >> np.uint64(30)
@@ -226,13 +236,7 @@ def text_bands(texts_of: Callable[[int, int], list[str]], n_texts: int, *, ngram
             progress(hi - lo)
         return hi - lo
 
-    starts = range(0, n_texts, BLOCK)
-    if workers() > 1 and n_texts > BLOCK:
-        with ThreadPoolExecutor(workers()) as pool:
-            list(pool.map(one, starts))
-    else:
-        for lo in starts:
-            one(lo)
+    on_threads(one, range(0, n_texts, BLOCK))
     return keys, counts
 
 

@@ -211,9 +211,13 @@ def read_json_file(path: Path, shown: str, tally: Tally | None = None) -> Iterat
 
 
 def read_json_list(data: bytes, shown: str, tally: Tally | None = None) -> Iterator[RawRow]:
-    items = json_list_items(data, shown, tally)
-    for i, item in enumerate(items, start=1):
-        yield RawRow(shown, i, item)
+    yield from numbered_rows(shown, json_list_items(data, shown, tally))
+
+
+def numbered_rows(shown: str, values) -> Iterator[RawRow]:
+    """Parsed records of a file, numbered from 1 (a JSON list's elements, a Parquet file's rows)."""
+    for i, value in enumerate(values, start=1):
+        yield RawRow(shown, i, value)
 
 
 def json_list_items(data: bytes, shown: str, tally: Tally | None = None) -> list:
@@ -356,9 +360,7 @@ def read_csv_file(path: Path, shown: str, fieldnames: list[str] | None, tally: T
 
 
 def read_parquet_file(path: Path, shown: str, tally: Tally | None = None) -> Iterator[RawRow]:
-    table = parquet_table(path, shown, tally)
-    for i, row in enumerate(table.iter_rows(named=True), start=1):
-        yield RawRow(shown, i, row)
+    yield from numbered_rows(shown, parquet_table(path, shown, tally).iter_rows(named=True))
 
 
 def parquet_table(path: Path, shown: str, tally: Tally | None = None):

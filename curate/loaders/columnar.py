@@ -16,7 +16,6 @@ from typing import Iterator
 
 import polars as pl
 
-from curate.core.files import RawRow
 from curate.loaders.formats import ROLE_ALIASES
 
 BLOCK_LINES = 16_384
@@ -196,7 +195,7 @@ def file_pieces(path, shown: str, src, fmt_holder: list, tally) -> Iterator:
     """A local file as records frames (blocks the fast path took) and RawRows (lines it did not), in file
     order. Same records, rejects and tally as `files.read_file`; `fmt_holder[0]` is the source's format."""
     from curate.core.files import (data_suffix, is_json_list, json_file_bytes, json_list_items, jsonl_row,
-                                   parquet_table, read_file)
+                                   numbered_rows, parquet_table, read_file)
 
     suffix = data_suffix(path)
     base = suffix[:-3] if suffix.endswith(".gz") else suffix
@@ -210,7 +209,7 @@ def file_pieces(path, shown: str, src, fmt_holder: list, tally) -> Iterator:
         if frame is not None:
             yield frame
         else:
-            yield from (RawRow(shown, i, row) for i, row in enumerate(table.iter_rows(named=True), start=1))
+            yield from numbered_rows(shown, table.iter_rows(named=True))
         return
     data = json_file_bytes(path, shown)
     if is_json_list(data):
@@ -219,7 +218,7 @@ def file_pieces(path, shown: str, src, fmt_holder: list, tally) -> Iterator:
         if frame is not None:
             yield frame
         else:
-            yield from (RawRow(shown, i, item) for i, item in enumerate(items, start=1))
+            yield from numbered_rows(shown, items)
         return
     seen = 0
     for numbers, lines in jsonl_blocks(data):

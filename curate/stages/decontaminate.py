@@ -21,7 +21,6 @@ matches: the record would have to share most of the item, options included. Item
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal
 
@@ -32,7 +31,7 @@ from pydantic import Field, field_validator
 from curate.core.records import as_rejects
 from curate.core.schema import StrictFrozen
 from curate.minhash import (BLOCK, HashSet, codepoints, jaccard, lsh_params, match_key_expr, ngram_hashes, shingle_sets, text_bands,
-                            workers)
+                            on_threads)
 from curate.stages import StageContext, StageResult
 from curate.stages.eval_sets import EvalItem, eval_files, read_eval_items
 from curate.text import text_expr
@@ -108,12 +107,7 @@ def _hits(keys: pl.Series, g: dict, progress) -> pl.DataFrame:
             progress(len(lengths))
         return rows[hit], hashes[hit]
 
-    starts = range(0, keys.len(), BLOCK)
-    if workers() > 1 and keys.len() > BLOCK:
-        with ThreadPoolExecutor(workers()) as pool:
-            parts = list(pool.map(one, starts))
-    else:
-        parts = [one(lo) for lo in starts]
+    parts = on_threads(one, range(0, keys.len(), BLOCK))
     rows = np.concatenate([p[0] for p in parts]) if parts else np.empty(0, np.int64)
     grams = np.concatenate([p[1] for p in parts]) if parts else np.empty(0, np.uint64)
     return pl.DataFrame({"row": rows, "gram": grams}).unique()

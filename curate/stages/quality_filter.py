@@ -12,7 +12,6 @@ and `import openai` is not a vendor claim. docs/cleaning-language.md has the mea
 from __future__ import annotations
 
 import re
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,7 @@ from pydantic import Field
 from curate.core.errors import UserError
 from curate.core.records import as_rejects
 from curate.core.schema import StrictFrozen
-from curate.minhash import codepoints, ngram_hashes, workers
+from curate.minhash import codepoints, ngram_hashes, on_threads, workers
 from curate.stages import StageContext, StageResult
 from curate.text import cjk_share, contents_expr, joined_prose, plain_han_expr, text_expr
 
@@ -152,7 +151,7 @@ def repetition_ratios(texts: pl.Series, n: int) -> pl.Series:
     rows = np.flatnonzero(lengths >= n)
     size = max(REPETITION_CHUNK // workers(), 1)  # the threads' chunks together hold what one chunk did
 
-    def one(start: int) -> None:  # numpy and polars release the GIL: chunks share the cores
+    def one(start: int) -> None:
         chunk = rows[start:start + size]
         flat, lens = codepoints(texts.gather(chunk).to_list())
         hashes, counts = ngram_hashes(flat, lens, n)
@@ -160,13 +159,7 @@ def repetition_ratios(texts: pl.Series, n: int) -> pl.Series:
         distinct = grams.group_by("r").agg(pl.col("h").n_unique()).sort("r")["h"].to_numpy()
         out[chunk] = 1.0 - distinct / counts
 
-    starts = range(0, len(rows), size)
-    if workers() > 1 and len(starts) > 1:
-        with ThreadPoolExecutor(workers()) as pool:
-            list(pool.map(one, starts))
-    else:
-        for start in starts:
-            one(start)
+    on_threads(one, range(0, len(rows), size))
     return pl.Series(out)
 
 
