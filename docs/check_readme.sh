@@ -94,7 +94,7 @@ if [ -d "$SHARED" ]; then  # the study reads the real slices at ../shared/data, 
   curate ablate recipes/ablations/data-types.yaml --budget 2h --dry-run > "$O"
   expect "$O" '^budget sizing: 176 records per variant, 34 steps'
   expect "$O" '^14 training runs over 6 distinct data versions'
-  expect "$O" '^base +1 +a540677ba6a6 '  # the README's version ids (they change with the curation code)
+  expect "$O" '^base +1 +99faa599f97f '  # the README's version ids (they change with the curation code)
 else
   echo "skipped: curate ablate ... --dry-run (no ../shared/data next to the checkout)" >&2
 fi
